@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cli/main.c - the `openhv` command. `openhv run ...` starts a VM in the foreground (the worker, no service).
+ */
+#define _GNU_SOURCE
+#define LOG_TAG "cli"
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "worker/vm.h"
+
+static void cli_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: openhv run --kernel PATH [options]\n"
+		"\n"
+		"Boot a Linux kernel (or an OpenHV micro-guest) in a new VM in the foreground. The serial console\n"
+		"(COM1, ttyS0) is on stdin/stdout; in a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+		"\n"
+		"Options:\n"
+		"  -k, --kernel PATH     kernel: uncompressed ELF vmlinux (PVH or 64-bit entry) or bzImage (required)\n"
+		"  -i, --initrd PATH     initial ramdisk (uncompressed cpio boots fastest)\n"
+		"  -c, --cmdline STR     kernel command line (default: \"" VM_DEFAULT_CMDLINE "\")\n"
+		"  -m, --memory SIZE     guest RAM, e.g. 256M, 1G (default 256M)\n"
+		"  -p, --cpus N          virtual processors, 1-%d (default 1)\n"
+		"      --entry KIND      boot entry: auto (PVH if the kernel has the note), pvh, linux64\n"
+		"      --quirks MODE     platform workarounds: auto (default: on for a software KVM), on, off\n"
+		"      --no-quirks       same as --quirks off\n"
+		"      --console KIND    stdio (default), none, or file:PATH (output only)\n"
+		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
+		"      --testdev         attach the micro-guest test device (ports 0xf40-0xf4f): a result of 0\n"
+		"                        powers off, any other ends the run with status 4\n"
+		"  -v, --verbose         more logging (OPENHV_LOG=debug does the same)\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"When the platform quirks are active, OpenHV appends the kernel switches this platform needs to the\n"
+		"command line (see vid/quirks.c).\n"
+		"\n"
+		"Exit status: 0 the guest powered off or reset; 1 OpenHV error (bad kernel, no /dev/kvm, internal\n"
+		"error); 2 usage; 3 the guest triple-faulted; 4 the guest panicked; 5 stopped by a signal or --timeout.\n",
+		VID_MAX_VPS);
+}
+
+static int cli_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' }, { "memory", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'p' },   { "entry", required_argument, NULL, 'E' },
+		{ "quirks", required_argument, NULL, 'Q' }, { "no-quirks", no_argument, NULL, 'q' },
+		{ "console", required_argument, NULL, 'C' }, { "timeout", required_argument, NULL, 'T' },
+		{ "testdev", no_argument, NULL, 't' },      { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vm_config cfg;
+	int c;
+
+	vm_config_init(&cfg);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:i:c:m:p:vh", opts, NULL)) != -1) {
+		char *end;
+		unsigned long v;
+
+		switch (c) {
+		case 'k': cfg.kernel = optarg; break;
+		case 'i': cfg.initrd = optarg; break;
+		case 'c': cfg.cmdline = optarg; break;
+		case 'm':
+			if (vm_parse_size(optarg, &cfg.memory_bytes) < 0 || cfg.memory_bytes < (16ull << 20)) {
+				fprintf(stderr, "openhv: --memory: '%s' is not a size of at least 16M\n", optarg);
+				return VM_EXIT_USAGE;
+			}
+			break;
+		case 'p':
+			v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > VID_MAX_VPS) {
+				fprintf(stderr, "openhv: --cpus: expected 1-%d\n", VID_MAX_VPS);
+				return VM_EXIT_USAGE;
+			}
+			cfg.cpus = (unsigned)v;
+			break;
+		case 'E':
+			if (!strcmp(optarg, "auto"))
+				cfg.entry = BOOT_ENTRY_AUTO;
+			else if (!strcmp(optarg, "pvh"))
+				cfg.entry = BOOT_ENTRY_PVH;
+			else if (!strcmp(optarg, "linux64"))
+				cfg.entry = BOOT_ENTRY_LINUX64;
+			else {
+				fprintf(stderr, "openhv: --entry: expected auto, pvh or linux64\n");
+				return VM_EXIT_USAGE;
+			}
+			break;
+		case 'Q':
+			if (!strcmp(optarg, "auto"))
+				cfg.quirks = VID_QUIRKS_AUTO;
+			else if (!strcmp(optarg, "on"))
+				cfg.quirks = VID_QUIRKS_ON;
+			else if (!strcmp(optarg, "off"))
+				cfg.quirks = VID_QUIRKS_OFF;
+			else {
+				fprintf(stderr, "openhv: --quirks: expected auto, on or off\n");
+				return VM_EXIT_USAGE;
+			}
+			break;
+		case 'q': cfg.quirks = VID_QUIRKS_OFF; break;
+		case 'C':
+			if (!strcmp(optarg, "stdio"))
+				cfg.console = VM_CONSOLE_STDIO;
+			else if (!strcmp(optarg, "none"))
+				cfg.console = VM_CONSOLE_NONE;
+			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				cfg.console = VM_CONSOLE_FILE;
+				cfg.console_path = optarg + 5;
+			} else {
+				fprintf(stderr, "openhv: --console: expected stdio, none or file:PATH\n");
+				return VM_EXIT_USAGE;
+			}
+			break;
+		case 'T':
+			v = strtoul(optarg, &end, 10);
+			if (*end || v == 0 || v > 86400 * 7) {
+				fprintf(stderr, "openhv: --timeout: expected seconds\n");
+				return VM_EXIT_USAGE;
+			}
+			cfg.timeout_s = (unsigned)v;
+			break;
+		case 't': cfg.testdev = true; break;
+		case 'v': log_set_level(LOG_DEBUG); break;
+		case 'h': cli_usage(stdout); return 0;
+		default: cli_usage(stderr); return VM_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "openhv: unexpected argument '%s'\n", argv[optind]);
+		return VM_EXIT_USAGE;
+	}
+	if (!cfg.kernel) {
+		fprintf(stderr, "openhv: run needs --kernel PATH (see openhv run --help)\n");
+		return VM_EXIT_USAGE;
+	}
+	return (int)vm_run(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return cli_run(argc - 1, argv + 1);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+		printf("Usage: openhv COMMAND [options]\n\nCommands:\n  run    boot a VM in the foreground "
+		       "(openhv run --help)\n");
+		return 0;
+	}
+	fprintf(stderr, "Usage: openhv run --kernel PATH [options]   (openhv --help)\n");
+	return VM_EXIT_USAGE;
+}

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: MIT
+/*
+ * worker/vm.c - assemble and run one VM (see worker/vm.h).
+ *
+ * Threads: the caller's thread runs the partition (vid_partition_run blocks); one I/O thread polls stdin (console
+ * input), a signalfd (SIGINT/SIGTERM) and a timerfd (--timeout) and a wake eventfd that ends it.
+ */
+#define _GNU_SOURCE
+#define LOG_TAG "vm"
+#include "worker/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "boot/acpi.h"
+#include "boot/layout.h"
+#include "openhv/testdev.h"
+#include "lib/log.h"
+#include "vdev/acpi_pm.h"
+#include "vdev/i8042.h"
+#include "vdev/pvpanic.h"
+#include "vdev/rtc.h"
+#include "vdev/uart.h"
+#include "vid/quirks.h"
+
+struct vm {
+	const struct vm_config *cfg;
+	struct vid_memory *mem;
+	struct vid_partition *part;
+	struct vdev_uart *uart;
+	struct vdev_rtc *rtc;
+	struct vdev_i8042 *i8042;
+	struct vdev_acpi_pm *pm;
+	struct vdev_pvpanic *pvpanic;
+	int console_out_fd;  /* owned when it is a file */
+	bool console_out_owned;
+
+	/* I/O thread */
+	pthread_t io_thread;
+	bool io_started;
+	int epoll_fd;
+	int wake_fd;
+	int signal_fd;
+	int timer_fd;
+	bool stdin_raw;
+	struct termios stdin_saved;
+};
+
+void vm_config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->memory_bytes = 256ull << 20;
+	cfg->cpus = 1;
+	cfg->quirks = VID_QUIRKS_AUTO;
+	cfg->entry = BOOT_ENTRY_AUTO;
+	cfg->console = VM_CONSOLE_STDIO;
+}
+
+int vm_parse_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if ((*end == 'B' || *end == 'b') && shift)
+		end++;
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+enum vm_exit_status vm_exit_status_from_stop(enum vid_stop_reason reason)
+{
+	switch (reason) {
+	case VID_STOP_POWEROFF:
+	case VID_STOP_RESET:
+		return VM_EXIT_OK;
+	case VID_STOP_TRIPLE_FAULT:
+		return VM_EXIT_TRIPLE_FAULT;
+	case VID_STOP_GUEST_PANIC:
+		return VM_EXIT_GUEST_PANIC;
+	case VID_STOP_HOST_REQUEST:
+		return VM_EXIT_HOST_STOP;
+	default:
+		return VM_EXIT_ERROR;
+	}
+}
+
+/* ---- board callbacks ------------------------------------------------------------------------------------ */
+
+static int vm_irq_set_level(void *opaque, uint32_t gsi, int level)
+{
+	struct vm *vm = opaque;
+
+	return vid_irq_line(vm->part, gsi, level);
+}
+
+static void vm_board_poweroff(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	vid_partition_request_stop(vm->part, VID_STOP_POWEROFF, "guest powered off");
+}
+
+static void vm_board_reset(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	vid_partition_request_stop(vm->part, VID_STOP_RESET, "guest reset");
+}
+
+static void vm_board_panic(void *opaque, uint32_t code)
+{
+	struct vm *vm = opaque;
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "guest panicked (pvpanic event 0x%x)", code);
+	vid_partition_request_stop(vm->part, VID_STOP_GUEST_PANIC, msg);
+}
+
+/*
+ * The micro-guest test device (include/openhv/testdev.h) for `openhv run --testdev`: a result of 0 powers off,
+ * anything else stops the VM as a guest failure; PUTC bytes go to the console output.
+ */
+static int vm_testdev_pio(void *opaque, struct vid_vp *vp, uint16_t port, bool is_write, uint8_t *data,
+			  unsigned size)
+{
+	struct vm *vm = opaque;
+	uint32_t v = 0;
+	char msg[64];
+
+	if (!is_write)
+		return 0;
+	memcpy(&v, data, size < sizeof(v) ? size : sizeof(v));
+	switch (port - LAYOUT_TESTDEV_PORT) {
+	case TESTDEV_REG_RESULT:
+		if (v == TESTDEV_RESULT_PASS) {
+			vid_partition_request_stop(vm->part, VID_STOP_POWEROFF, "micro-guest passed");
+		} else {
+			snprintf(msg, sizeof(msg), "micro-guest failed with code 0x%x", v);
+			vid_partition_request_stop(vm->part, VID_STOP_GUEST_PANIC, msg);
+		}
+		break;
+	case TESTDEV_REG_PUTC:
+		if (vm->console_out_fd >= 0 && write(vm->console_out_fd, data, 1) < 0)
+			log_dbg("console write failed");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- console and I/O thread ----------------------------------------------------------------------------- */
+
+static void vm_stdin_raw(struct vm *vm)
+{
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &vm->stdin_saved) < 0)
+		return;
+	t = vm->stdin_saved;
+	cfmakeraw(&t);
+	t.c_oflag |= OPOST | ONLCR; /* keep our own log lines readable */
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+		vm->stdin_raw = true;
+}
+
+static void vm_stdin_restore(struct vm *vm)
+{
+	if (vm->stdin_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &vm->stdin_saved);
+	vm->stdin_raw = false;
+}
+
+/* Console input: Ctrl-A x quits (as QEMU's -nographic does); Ctrl-A Ctrl-A sends one Ctrl-A. */
+static void vm_console_input(struct vm *vm, const uint8_t *buf, size_t len, bool *escape)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = buf[i];
+
+		if (*escape) {
+			*escape = false;
+			if (c == 'x' || c == 'X') {
+				vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, "console: Ctrl-A x");
+				return;
+			}
+			if (c != 0x01)
+				continue;
+		} else if (c == 0x01 && vm->stdin_raw) {
+			*escape = true;
+			continue;
+		}
+		/* The UART takes what fits in its FIFO; retry briefly for the rest (typing or a paste). */
+		for (int tries = 0; tries < 1000; tries++) {
+			if (vdev_uart_input(vm->uart, &c, 1) == 1)
+				break;
+			usleep(1000);
+		}
+	}
+}
+
+static void *vm_io_thread(void *arg)
+{
+	struct vm *vm = arg;
+	bool stdin_open = vm->cfg->console == VM_CONSOLE_STDIO;
+	bool escape = false;
+
+	pthread_setname_np(pthread_self(), "openhv-io");
+	for (;;) {
+		struct epoll_event ev[4];
+		int n = epoll_wait(vm->epoll_fd, ev, 4, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			vid_partition_request_stop(vm->part, VID_STOP_INTERNAL_ERROR, "I/O thread failed");
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == vm->wake_fd)
+				return NULL;
+			if (fd == vm->signal_fd) {
+				struct signalfd_siginfo si;
+
+				if (read(vm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+					char msg[64];
+
+					snprintf(msg, sizeof(msg), "stopped by signal %s", strsignal((int)si.ssi_signo));
+					vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
+				}
+			} else if (fd == vm->timer_fd) {
+				uint64_t expirations;
+
+				if (read(vm->timer_fd, &expirations, sizeof(expirations)) > 0)
+					vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, "timeout");
+			} else if (fd == STDIN_FILENO && stdin_open) {
+				uint8_t buf[256];
+				ssize_t len = read(STDIN_FILENO, buf, sizeof(buf));
+
+				if (len > 0) {
+					vm_console_input(vm, buf, (size_t)len, &escape);
+				} else if (len == 0 || (errno != EINTR && errno != EAGAIN)) {
+					/* EOF (or error) on stdin: stop reading it; the guest keeps running. */
+					epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+					stdin_open = false;
+				}
+			}
+		}
+	}
+}
+
+static int vm_epoll_add(struct vm *vm, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(vm->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int vm_io_start(struct vm *vm)
+{
+	sigset_t set;
+	int ret;
+
+	vm->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked in every thread of the process from here on (VP threads inherit the mask): the signalfd gets them. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->epoll_fd < 0 || vm->wake_fd < 0 || vm->signal_fd < 0)
+		return -errno;
+	if ((ret = vm_epoll_add(vm, vm->wake_fd)) < 0 || (ret = vm_epoll_add(vm, vm->signal_fd)) < 0)
+		return ret;
+	if (vm->cfg->timeout_s) {
+		struct itimerspec its = { .it_value.tv_sec = vm->cfg->timeout_s };
+
+		vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &its, NULL) < 0)
+			return -errno;
+		if ((ret = vm_epoll_add(vm, vm->timer_fd)) < 0)
+			return ret;
+	}
+	if (vm->cfg->console == VM_CONSOLE_STDIO) {
+		vm_stdin_raw(vm);
+		/* A closed or unpollable stdin (regular file, /dev/null) just means no console input. */
+		if (vm_epoll_add(vm, STDIN_FILENO) < 0)
+			log_dbg("stdin not pollable; no console input");
+	}
+	if (pthread_create(&vm->io_thread, NULL, vm_io_thread, vm) != 0)
+		return -EAGAIN;
+	vm->io_started = true;
+	return 0;
+}
+
+static void vm_io_stop(struct vm *vm)
+{
+	if (vm->io_started) {
+		uint64_t one = 1;
+
+		if (write(vm->wake_fd, &one, sizeof(one)) < 0)
+			log_warn("cannot wake the I/O thread");
+		pthread_join(vm->io_thread, NULL);
+		vm->io_started = false;
+	}
+	vm_stdin_restore(vm);
+	if (vm->timer_fd >= 0)
+		close(vm->timer_fd);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	if (vm->wake_fd >= 0)
+		close(vm->wake_fd);
+	if (vm->epoll_fd >= 0)
+		close(vm->epoll_fd);
+	vm->timer_fd = vm->signal_fd = vm->wake_fd = vm->epoll_fd = -1;
+}
+
+/* ---- assembly -------------------------------------------------------------------------------------------- */
+
+static int vm_devices_create(struct vm *vm)
+{
+	struct vdev_board_ops board = {
+		.poweroff = vm_board_poweroff, .reset = vm_board_reset, .panic = vm_board_panic, .opaque = vm
+	};
+	struct vdev_irq irq = { .set_level = vm_irq_set_level, .opaque = vm };
+	int ret;
+
+	switch (vm->cfg->console) {
+	case VM_CONSOLE_STDIO:
+		vm->console_out_fd = STDOUT_FILENO;
+		break;
+	case VM_CONSOLE_FILE:
+		vm->console_out_fd = open(vm->cfg->console_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (vm->console_out_fd < 0) {
+			ret = -errno;
+			log_err("console file %s: %s", vm->cfg->console_path, strerror(-ret));
+			return ret;
+		}
+		vm->console_out_owned = true;
+		break;
+	default:
+		vm->console_out_fd = -1;
+		break;
+	}
+
+	irq.gsi = LAYOUT_COM1_IRQ;
+	ret = vdev_uart_create(vm->console_out_fd, &irq, &vm->uart);
+	if (!ret)
+		ret = vid_pio_register(vm->part, LAYOUT_COM1_PORT, 8, vdev_uart_pio, vm->uart);
+	irq.gsi = LAYOUT_RTC_IRQ;
+	if (!ret)
+		ret = vdev_rtc_create(&irq, &vm->rtc);
+	if (!ret)
+		ret = vid_pio_register(vm->part, LAYOUT_RTC_PORT, 2, vdev_rtc_pio, vm->rtc);
+	irq.gsi = LAYOUT_I8042_IRQ;
+	if (!ret)
+		ret = vdev_i8042_create(&irq, &board, &vm->i8042);
+	if (!ret)
+		ret = vid_pio_register(vm->part, LAYOUT_I8042_DATA_PORT, 1, vdev_i8042_pio, vm->i8042);
+	if (!ret)
+		ret = vid_pio_register(vm->part, LAYOUT_I8042_CMD_PORT, 1, vdev_i8042_pio, vm->i8042);
+	if (!ret)
+		ret = vdev_acpi_pm_create(&board, &vm->pm);
+	if (!ret)
+		ret = vid_pio_register(vm->part, LAYOUT_ACPI_SLEEP_CTL_PORT, 3, vdev_acpi_pm_pio, vm->pm);
+	if (!ret)
+		ret = vdev_pvpanic_create(&board, &vm->pvpanic);
+	if (!ret)
+		ret = vid_pio_register(vm->part, LAYOUT_PVPANIC_PORT, 1, vdev_pvpanic_pio, vm->pvpanic);
+	if (!ret && vm->cfg->testdev)
+		ret = vid_pio_register(vm->part, LAYOUT_TESTDEV_PORT, LAYOUT_TESTDEV_PORTS, vm_testdev_pio, vm);
+	if (ret)
+		log_err("devices: %s", strerror(-ret));
+	return ret;
+}
+
+static void vm_devices_destroy(struct vm *vm)
+{
+	vdev_pvpanic_destroy(vm->pvpanic);
+	vdev_acpi_pm_destroy(vm->pm);
+	vdev_i8042_destroy(vm->i8042);
+	vdev_rtc_destroy(vm->rtc);
+	vdev_uart_destroy(vm->uart);
+	if (vm->console_out_owned)
+		close(vm->console_out_fd);
+}
+
+/* The guest command line: the user's (or the default) plus the platform's switches when quirks are active. */
+static char *vm_cmdline_build(const struct vm *vm)
+{
+	const char *base = vm->cfg->cmdline ? vm->cfg->cmdline : VM_DEFAULT_CMDLINE;
+	const char *extra = vid_partition_quirks_active(vm->part) ? vid_quirks_linux_cmdline() : "";
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%s%s", base, *extra ? " " : "", extra) < 0)
+		return NULL;
+	return s;
+}
+
+enum vm_exit_status vm_run(const struct vm_config *cfg)
+{
+	struct vm vm = { .cfg = cfg, .epoll_fd = -1, .wake_fd = -1, .signal_fd = -1, .timer_fd = -1,
+			 .console_out_fd = -1 };
+	struct vid_partition_config pcfg = { .vp_count = cfg->cpus, .quirks = cfg->quirks };
+	struct acpi_config acfg = { .vp_count = cfg->cpus, .pvpanic = true };
+	struct boot_linux_config bcfg = { .kernel_path = cfg->kernel, .initrd_path = cfg->initrd,
+					  .entry = cfg->entry };
+	struct boot_entry_state entry;
+	enum vm_exit_status status = VM_EXIT_ERROR;
+	enum vid_stop_reason reason;
+	char *cmdline = NULL;
+	int ret;
+
+	ret = vid_memory_create(cfg->memory_bytes, &vm.mem);
+	if (ret < 0) {
+		log_err("guest memory of %" PRIu64 " bytes: %s", cfg->memory_bytes, strerror(-ret));
+		return VM_EXIT_ERROR;
+	}
+	pcfg.memory = vm.mem;
+	ret = vid_partition_create(&pcfg, &vm.part);
+	if (ret < 0) {
+		log_err("cannot create the partition: %s%s", strerror(-ret),
+			ret == -ENOENT || ret == -EACCES ? " (is /dev/kvm there and accessible?)" : "");
+		goto out_mem;
+	}
+	ret = vm_devices_create(&vm);
+	if (ret < 0)
+		goto out_part;
+	ret = acpi_tables_build(vm.mem, &acfg, &bcfg.rsdp_gpa);
+	if (ret < 0) {
+		log_err("ACPI tables: %s", strerror(-ret));
+		goto out_devices;
+	}
+	cmdline = vm_cmdline_build(&vm);
+	if (!cmdline)
+		goto out_devices;
+	bcfg.cmdline = cmdline;
+	ret = boot_linux_prepare(vm.mem, &bcfg, &entry);
+	if (ret < 0) {
+		log_err("cannot load kernel %s: %s", cfg->kernel, strerror(-ret));
+		goto out_devices;
+	}
+	ret = boot_linux_apply(vid_partition_vp(vm.part, 0), &entry);
+	if (ret < 0) {
+		log_err("cannot set the boot VP state: %s", strerror(-ret));
+		goto out_devices;
+	}
+	log_dbg("entry %s at 0x%" PRIx64 ", command line: %s", entry.kind == BOOT_ENTRY_PVH ? "PVH" : "64-bit",
+		entry.entry, cmdline);
+	ret = vm_io_start(&vm);
+	if (ret < 0) {
+		log_err("I/O thread: %s", strerror(-ret));
+		vm_io_stop(&vm);
+		goto out_devices;
+	}
+
+	reason = vid_partition_run(vm.part);
+
+	vm_io_stop(&vm);
+	status = vm_exit_status_from_stop(reason);
+	if (reason != VID_STOP_POWEROFF)
+		log_info("VM stopped: %s%s%s", vid_stop_reason_name(reason),
+			 *vid_partition_stop_message(vm.part) ? ": " : "", vid_partition_stop_message(vm.part));
+
+out_devices:
+	vm_devices_destroy(&vm);
+out_part:
+	vid_partition_destroy(vm.part);
+out_mem:
+	vid_memory_destroy(vm.mem);
+	free(cmdline);
+	return status;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker/vm.h - one virtual machine: assembles the virtual motherboard (RAM, partition, emulated devices, ACPI,
+ * boot) from a config and runs it until it stops. Hyper-V's VMWP role; `openhv run` calls it in the foreground.
+ */
+#ifndef OPENHV_WORKER_VM_H
+#define OPENHV_WORKER_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/linux.h"
+#include "vid/vid.h"
+
+/* Exit statuses of `openhv run` (also documented in its --help). */
+enum vm_exit_status {
+	VM_EXIT_OK = 0,             /* guest powered off or reset */
+	VM_EXIT_ERROR = 1,          /* OpenHV internal error, bad configuration, unreadable kernel */
+	VM_EXIT_USAGE = 2,          /* bad command line */
+	VM_EXIT_TRIPLE_FAULT = 3,   /* the guest triple-faulted */
+	VM_EXIT_GUEST_PANIC = 4,    /* the guest reported a panic */
+	VM_EXIT_HOST_STOP = 5,      /* stopped by a signal or by the host */
+};
+
+enum vm_console_kind {
+	VM_CONSOLE_STDIO = 0,  /* COM1 <-> stdin/stdout (raw mode on a terminal; Ctrl-A x quits) */
+	VM_CONSOLE_NONE,       /* COM1 output discarded, no input */
+	VM_CONSOLE_FILE,       /* COM1 output appended to a file, no input */
+};
+
+struct vm_config {
+	const char *kernel;      /* path: ELF vmlinux or bzImage (required) */
+	const char *initrd;      /* path or NULL */
+	const char *cmdline;     /* guest kernel command line or NULL (then VM_DEFAULT_CMDLINE) */
+	uint64_t memory_bytes;   /* guest RAM, bytes */
+	unsigned cpus;           /* VPs, 1..VID_MAX_VPS */
+	enum vid_quirks_mode quirks;
+	enum boot_entry_kind entry;
+	enum vm_console_kind console;
+	const char *console_path; /* VM_CONSOLE_FILE: the file */
+	unsigned timeout_s;      /* 0: none; else stop the VM (VM_EXIT_HOST_STOP) after this many seconds */
+	bool testdev;            /* attach the micro-guest test device (include/openhv/testdev.h) */
+};
+
+#define VM_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+
+/* Fill @cfg with defaults (256 MiB, 1 VP, quirks auto, entry auto, stdio console). */
+void vm_config_init(struct vm_config *cfg);
+
+/*
+ * Build the VM from @cfg, run it to the end, tear it down. Returns the exit status for the process and prints a
+ * one-line reason on stderr for anything but a clean power-off. Blocks; installs handlers for SIGINT/SIGTERM for
+ * its duration (they stop the VM).
+ */
+enum vm_exit_status vm_run(const struct vm_config *cfg);
+
+/* Map a partition stop reason to the process exit status. */
+enum vm_exit_status vm_exit_status_from_stop(enum vid_stop_reason reason);
+
+/* Parse a size such as "256M", "1G", "65536K", "1048576" (bytes). 0 or -EINVAL. */
+int vm_parse_size(const char *s, uint64_t *bytes);
+
+#endif
