@@ -11,6 +11,7 @@
  *               records its CS and returns with sysretq when it runs at CPL0.
  *   sysenter32  100 timed compat-mode `sysenter`s (Intel) with SYSENTER_CS/ESP/EIP; the entry returns with sysexit
  *               when it runs at CPL0.
+ *   sysenter32_sysret  the same, returning with sysretl as Linux's entry_SYSENTER_compat path does.
  *   ud_64       64-bit user code makes its calls with ud2: #UD to the kernel and iretq back (hello, exit).
  *   ud_32       the same from compatibility mode.
  * `ud2` with a call number in eax is the fallback call instruction of every case; an `int $0x80` that raises #UD
@@ -60,6 +61,7 @@ static uint8_t ustack[4096] __attribute__((aligned(16)));
 uint64_t user_kernel_rsp;
 volatile uint16_t entry_cs, entry_ss;
 volatile uint32_t entry_hits;
+uint32_t sysenter_use_sysret; /* sysenter32_sysret: return from the sysenter entry with sysretl, not sysexit */
 
 void user_enter(uint64_t rip, uint64_t cs, uint64_t rsp);
 extern const uint8_t user_return[], user64_int80[], user32_int80[], user64_syscall[], lstar_entry[],
@@ -132,7 +134,10 @@ __asm__(".text\n"
 	"sysenter_entry:\n"
 	"	movw %cs, entry_cs(%rip)\n	movw %ss, entry_ss(%rip)\n	lock incl entry_hits(%rip)\n"
 	"	movl %cs, %eax\n	testb $3, %al\n	jnz 4f\n"
+	"	cmpl $0, sysenter_use_sysret(%rip)\n	jne 7f\n"
 	"	sysexitl\n" /* to compat mode: CS = SYSENTER_CS + 16, EIP = EDX, ESP = ECX */
+	"7:	movl %ecx, %esp\n	movl %edx, %ecx\n	movl $2, %r11d\n"
+	"	sysretl\n"  /* Linux's compat return: CS = STAR[63:48], EIP = ECX, RFLAGS = R11, RSP set by hand */
 	"4:	movl $5, %eax\n	ud2\n"
 
 	/* ---- 32-bit compatibility-mode user code ---- */
@@ -258,6 +263,7 @@ int mg_main(const struct hvm_start_info *si)
 		{ "sysenter32", user32_sysenter, MG_SEL_USER32_CS },
 		{ "ud_64", user64_ud, MG_SEL_USER_CS },
 		{ "ud_32", user32_ud, MG_SEL_USER32_CS },
+		{ "sysenter32_sysret", user32_sysenter, MG_SEL_USER32_CS },
 	};
 	uint64_t rsp0 = (uint64_t)(uintptr_t)(kstack + sizeof(kstack));
 	unsigned c;
@@ -265,6 +271,7 @@ int mg_main(const struct hvm_start_info *si)
 	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
 		if (mg_cmdline_has(cases[c].name))
 			break;
+	sysenter_use_sysret = c == 6;
 	if (c == sizeof(cases) / sizeof(cases[0])) {
 		mg_printf("no case on the command line \"%s\"\n", mg_cmdline());
 		return 1;

@@ -34,7 +34,8 @@
 #define USER_F_INT80_GATE (1u << 9)
 #define USER_F_INT80_UD (1u << 10)
 
-static const char *const case_names[] = { "int80_64", "int80_32", "syscall64", "sysenter32", "ud_64", "ud_32" };
+static const char *const case_names[] = { "int80_64", "int80_32", "syscall64", "sysenter32", "ud_64", "ud_32",
+					  "sysenter32_sysret" };
 
 static void describe(uint32_t flags, char *buf, size_t len)
 {
@@ -121,11 +122,17 @@ static void test_ud_32(void **state)
 	run_case(5);
 }
 
+static void test_sysenter32_sysret(void **state)
+{
+	run_case(6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_int80_64), cmocka_unit_test(test_int80_32), cmocka_unit_test(test_syscall64),
 		cmocka_unit_test(test_sysenter32), cmocka_unit_test(test_ud_64), cmocka_unit_test(test_ud_32),
+		cmocka_unit_test(test_sysenter32_sysret),
 	};
 
 	mg_require_kvm();
