@@ -6,6 +6,7 @@
 #define LOG_TAG "cli"
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,8 @@ static int cli_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* A closed console pipe must not kill the VMM: writes fail with EPIPE and the UART drops the bytes. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cli_run(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {

@@ -54,6 +54,8 @@ struct vm {
 	int wake_fd;
 	int signal_fd;
 	int timer_fd;
+	int rtc_timer_fd;  /* fires when the RTC has an interrupt due (vdev_rtc_poll) */
+	int rtc_kick_fd;   /* eventfd: the guest reprogrammed the RTC, poll it again */
 	bool stdin_raw;
 	struct termios stdin_saved;
 };
@@ -231,6 +233,31 @@ static void vm_console_input(struct vm *vm, const uint8_t *buf, size_t len, bool
 	}
 }
 
+/* RTC interrupts: poll the RTC and arm its timer for the next event it reports (vdev/rtc.h). I/O thread. */
+static void vm_rtc_service(struct vm *vm)
+{
+	int64_t ns = vdev_rtc_poll(vm->rtc);
+	struct itimerspec its = { 0 };
+
+	if (ns >= 0) {
+		if (ns == 0)
+			ns = 1;
+		its.it_value.tv_sec = ns / 1000000000;
+		its.it_value.tv_nsec = ns % 1000000000;
+	}
+	timerfd_settime(vm->rtc_timer_fd, 0, &its, NULL);
+}
+
+/* Called by the RTC (on a VP thread) when the guest changed what interrupts it wants. */
+static void vm_rtc_notify(void *opaque)
+{
+	struct vm *vm = opaque;
+	uint64_t one = 1;
+
+	if (write(vm->rtc_kick_fd, &one, sizeof(one)) < 0)
+		log_dbg("rtc kick: %s", strerror(errno));
+}
+
 static void *vm_io_thread(void *arg)
 {
 	struct vm *vm = arg;
@@ -263,6 +290,12 @@ static void *vm_io_thread(void *arg)
 					snprintf(msg, sizeof(msg), "stopped by signal %s", strsignal((int)si.ssi_signo));
 					vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
 				}
+			} else if (fd == vm->rtc_timer_fd || fd == vm->rtc_kick_fd) {
+				uint64_t count;
+
+				if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+					log_dbg("rtc fd: %s", strerror(errno));
+				vm_rtc_service(vm);
 			} else if (fd == vm->timer_fd) {
 				uint64_t expirations;
 
@@ -309,6 +342,13 @@ static int vm_io_start(struct vm *vm)
 		return -errno;
 	if ((ret = vm_epoll_add(vm, vm->wake_fd)) < 0 || (ret = vm_epoll_add(vm, vm->signal_fd)) < 0)
 		return ret;
+	vm->rtc_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	vm->rtc_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->rtc_timer_fd < 0 || vm->rtc_kick_fd < 0)
+		return -errno;
+	if ((ret = vm_epoll_add(vm, vm->rtc_timer_fd)) < 0 || (ret = vm_epoll_add(vm, vm->rtc_kick_fd)) < 0)
+		return ret;
+	vdev_rtc_set_timer_notify(vm->rtc, vm_rtc_notify, vm);
 	if (vm->cfg->timeout_s) {
 		struct itimerspec its = { .it_value.tv_sec = vm->cfg->timeout_s };
 
@@ -341,6 +381,13 @@ static void vm_io_stop(struct vm *vm)
 		vm->io_started = false;
 	}
 	vm_stdin_restore(vm);
+	if (vm->rtc)
+		vdev_rtc_set_timer_notify(vm->rtc, NULL, NULL);
+	if (vm->rtc_timer_fd >= 0)
+		close(vm->rtc_timer_fd);
+	if (vm->rtc_kick_fd >= 0)
+		close(vm->rtc_kick_fd);
+	vm->rtc_timer_fd = vm->rtc_kick_fd = -1;
 	if (vm->timer_fd >= 0)
 		close(vm->timer_fd);
 	if (vm->signal_fd >= 0)
@@ -437,7 +484,7 @@ static char *vm_cmdline_build(const struct vm *vm)
 enum vm_exit_status vm_run(const struct vm_config *cfg)
 {
 	struct vm vm = { .cfg = cfg, .epoll_fd = -1, .wake_fd = -1, .signal_fd = -1, .timer_fd = -1,
-			 .console_out_fd = -1 };
+			 .rtc_timer_fd = -1, .rtc_kick_fd = -1, .console_out_fd = -1 };
 	struct vid_partition_config pcfg = { .vp_count = cfg->cpus, .quirks = cfg->quirks };
 	struct acpi_config acfg = { .vp_count = cfg->cpus, .pvpanic = true };
 	struct boot_linux_config bcfg = { .kernel_path = cfg->kernel, .initrd_path = cfg->initrd,

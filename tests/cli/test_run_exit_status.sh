@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `openhv run` ends with the right exit status and a readable reason for each way a guest can stop, proven with
+# micro-guests (guest/tests/g_board.c, g_triple_fault.c, g_basic.c). Needs /dev/kvm (exit 77 = skip without it).
+set -uo pipefail
+: "${OPENHV:?path of the openhv binary}" "${OPENHV_GUEST_DIR:?micro-guest directory}"
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm not accessible"; exit 77; }
+
+fails=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# expect NAME WANT_STATUS GREP_STDERR_OR_EMPTY GREP_CONSOLE_OR_EMPTY -- openhv args...
+expect() {
+	local name=$1 want=$2 err_pat=$3 con_pat=$4
+	shift 5
+	timeout 120 "$OPENHV" run --console "file:$tmp/$name.console" --timeout 60 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+	local got=$?
+	local ok=1
+	[ "$got" = "$want" ] || ok=0
+	if [ -n "$err_pat" ] && ! grep -qE "$err_pat" "$tmp/$name.err"; then ok=0; fi
+	if [ -n "$con_pat" ] && ! grep -qE "$con_pat" "$tmp/$name.console"; then ok=0; fi
+	if [ $ok = 1 ]; then
+		echo "ok   $name (status $got)"
+	else
+		echo "FAIL $name: status $got (want $want), stderr:"; sed 's/^/    /' "$tmp/$name.err"
+		echo "    console:"; sed 's/^/    /' "$tmp/$name.console" 2>/dev/null
+		fails=$((fails + 1))
+	fi
+}
+
+G=$OPENHV_GUEST_DIR
+expect pass          0 ''                          ''                     -- --kernel "$G/g_basic.elf" --testdev
+expect fail          4 'micro-guest failed with code 0x7' '' -- --kernel "$G/g_basic.elf" --testdev --cmdline fail=7
+expect triple_fault  3 'triple fault'              ''                     -- --kernel "$G/g_triple_fault.elf"
+expect panic         4 'guest panicked'            ''                     -- --kernel "$G/g_board.elf" --cmdline panic
+expect acpi_s5       0 ''                          ''                     -- --kernel "$G/g_board.elf" --cmdline s5
+expect acpi_reset    0 'guest reset'               ''                     -- --kernel "$G/g_board.elf" --cmdline reset
+expect i8042_reset   0 'guest reset'               ''                     -- --kernel "$G/g_board.elf" --cmdline kbdreset
+expect uart_console  0 ''                          'g_board: hello on COM1' -- --kernel "$G/g_board.elf" --cmdline uart
+expect timeout       5 'timeout'                   ''                     -- --kernel "$G/g_basic.elf" --testdev --cmdline hang --timeout 2
+expect smp_4vps      0 ''                          ''                     -- --kernel "$G/g_smp.elf" --testdev --cpus 4
+expect no_kernel     1 'cannot load kernel'        ''                     -- --kernel "$tmp/missing"
+expect usage         2 'needs --kernel'            ''                     --
+expect bad_memory    2 'memory'                    ''                     -- --kernel "$G/g_basic.elf" --memory 12Q
+
+# SIGTERM to a running VM stops it with status 5 and a reason.
+"$OPENHV" run --console none --kernel "$G/g_basic.elf" --testdev --cmdline hang >"$tmp/sig.out" 2>"$tmp/sig.err" </dev/null &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+got=$?
+if [ $got = 5 ] && grep -q "signal" "$tmp/sig.err"; then echo "ok   sigterm (status 5)"; else
+	echo "FAIL sigterm: status $got"; cat "$tmp/sig.err"; fails=$((fails + 1)); fi
+
+echo "$fails failed"
+[ $fails = 0 ]
