@@ -11,7 +11,8 @@
  *               records its CS and returns with sysretq when it runs at CPL0.
  *   sysenter32  100 timed compat-mode `sysenter`s (Intel) with SYSENTER_CS/ESP/EIP; the entry returns with sysexit
  *               when it runs at CPL0.
- *   sysenter32_sysret  the same, returning with sysretl as Linux's entry_SYSENTER_compat path does.
+ *   sysenter32_sysret  the same, returning with sysretl as Linux's entry_SYSENTER_compat fast path does.
+ *   sysenter32_iret    the same, returning with iretq (Linux's slow path).
  *   ud_64       64-bit user code makes its calls with ud2: #UD to the kernel and iretq back (hello, exit).
  *   ud_32       the same from compatibility mode.
  * `ud2` with a call number in eax is the fallback call instruction of every case; an `int $0x80` that raises #UD
@@ -22,11 +23,13 @@
  *
  * Values: USER_CASE | case, the observation flags (USER_F_*), the CS seen by the handler or the entry point, the
  * CPL it actually ran at, an unexpected fault's vector + 1 (0: none), TSC ticks per call of the timed loop (0 if
- * none ran). Result 0 when the case ran to its end, whatever it found; 1 for an unknown case.
+ * none ran), the number of times the syscall/sysenter entry ran, the CS of an unexpected fault's frame. Result 0
+ * when the case ran to its end, whatever it found; 1 for an unknown case.
  *
  * Found on kvm_pvm (2026-11): `int $0x80` from CPL3 raises #UD at the int instruction (delivered to the guest
- * kernel at CPL0); `syscall` lands at LSTAR still at CPL3; compat-mode `sysenter` enters at CPL0 and `sysexit`
- * returns; exceptions from user mode reach the kernel at CPL0 on RSP0 and iretq returns to user mode.
+ * kernel at CPL0); `syscall` lands at LSTAR still at CPL3; compat-mode `sysenter` enters at CPL0, and `sysexit`
+ * and iretq return to compat mode correctly, but `sysretl` returns to 64-bit mode (CS 0x33, as sysretq would), so
+ * the 32-bit code then faults; exceptions from user mode reach the kernel at CPL0 on RSP0 and iretq returns.
  */
 #include "rt/mg.h"
 
@@ -61,7 +64,7 @@ static uint8_t ustack[4096] __attribute__((aligned(16)));
 uint64_t user_kernel_rsp;
 volatile uint16_t entry_cs, entry_ss;
 volatile uint32_t entry_hits;
-uint32_t sysenter_use_sysret; /* sysenter32_sysret: return from the sysenter entry with sysretl, not sysexit */
+uint32_t sysenter_ret_mode; /* how the sysenter entry returns: 0 sysexit, 1 sysretl, 2 iretq */
 
 void user_enter(uint64_t rip, uint64_t cs, uint64_t rsp);
 extern const uint8_t user_return[], user64_int80[], user32_int80[], user64_syscall[], lstar_entry[],
@@ -72,7 +75,7 @@ static volatile struct {
 	uint32_t cs;
 	uint32_t cpl;
 	uint32_t fault; /* vector + 1 */
-	uint64_t fault_rip, fault_err;
+	uint64_t fault_rip, fault_err, fault_cs;
 	uint64_t ticks;
 	uint32_t hellos;
 } obs;
@@ -134,10 +137,12 @@ __asm__(".text\n"
 	"sysenter_entry:\n"
 	"	movw %cs, entry_cs(%rip)\n	movw %ss, entry_ss(%rip)\n	lock incl entry_hits(%rip)\n"
 	"	movl %cs, %eax\n	testb $3, %al\n	jnz 4f\n"
-	"	cmpl $0, sysenter_use_sysret(%rip)\n	jne 7f\n"
+	"	cmpl $1, sysenter_ret_mode(%rip)\n	je 7f\n	ja 8f\n"
 	"	sysexitl\n" /* to compat mode: CS = SYSENTER_CS + 16, EIP = EDX, ESP = ECX */
 	"7:	movl %ecx, %esp\n	movl %edx, %ecx\n	movl $2, %r11d\n"
 	"	sysretl\n"  /* Linux's compat return: CS = STAR[63:48], EIP = ECX, RFLAGS = R11, RSP set by hand */
+	"8:	pushq $0x2b\n	pushq %rcx\n	pushq $2\n	pushq $0x23\n	pushq %rdx\n"
+	"	iretq\n"    /* Linux's slow return path */
 	"4:	movl $5, %eax\n	ud2\n"
 
 	/* ---- 32-bit compatibility-mode user code ---- */
@@ -246,6 +251,7 @@ static void on_fault(struct mg_frame *f)
 	obs.fault = (uint32_t)f->vector + 1;
 	obs.fault_rip = f->rip;
 	obs.fault_err = f->error_code;
+	obs.fault_cs = f->cs;
 	obs.cs = (uint32_t)f->cs;
 	exit_to_kernel(f);
 }
@@ -264,6 +270,7 @@ int mg_main(const struct hvm_start_info *si)
 		{ "ud_64", user64_ud, MG_SEL_USER_CS },
 		{ "ud_32", user32_ud, MG_SEL_USER32_CS },
 		{ "sysenter32_sysret", user32_sysenter, MG_SEL_USER32_CS },
+		{ "sysenter32_iret", user32_sysenter, MG_SEL_USER32_CS },
 	};
 	uint64_t rsp0 = (uint64_t)(uintptr_t)(kstack + sizeof(kstack));
 	unsigned c;
@@ -271,7 +278,7 @@ int mg_main(const struct hvm_start_info *si)
 	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
 		if (mg_cmdline_has(cases[c].name))
 			break;
-	sysenter_use_sysret = c == 6;
+	sysenter_ret_mode = c == 6 ? 1 : c == 7 ? 2 : 0;
 	if (c == sizeof(cases) / sizeof(cases[0])) {
 		mg_printf("no case on the command line \"%s\"\n", mg_cmdline());
 		return 1;
@@ -299,14 +306,16 @@ int mg_main(const struct hvm_start_info *si)
 		obs.cs = entry_cs;
 		obs.cpl = entry_cs & 3;
 	}
-	mg_printf("%s: flags %x cs %x cpl %u fault %u (rip %lx err %lx) entry cs %x ss %x ticks/call %lu\n",
-		  cases[c].name, obs.flags, obs.cs, obs.cpl, obs.fault ? obs.fault - 1 : 0, obs.fault_rip,
-		  obs.fault_err, entry_cs, entry_ss, obs.ticks / LOOP_CALLS);
+	mg_printf("%s: flags %x cs %x cpl %u fault %u (cs %lx rip %lx err %lx) entry cs %x ss %x hits %u ticks/call"
+		  " %lu\n", cases[c].name, obs.flags, obs.cs, obs.cpl, obs.fault ? obs.fault - 1 : 0, obs.fault_cs,
+		  obs.fault_rip, obs.fault_err, entry_cs, entry_ss, entry_hits, obs.ticks / LOOP_CALLS);
 	mg_report(USER_CASE | c);
 	mg_report(obs.flags);
 	mg_report(obs.cs);
 	mg_report(obs.cpl);
 	mg_report(obs.fault);
 	mg_report((uint32_t)(obs.ticks / LOOP_CALLS));
+	mg_report(entry_hits);
+	mg_report((uint32_t)obs.fault_cs);
 	return 0;
 }

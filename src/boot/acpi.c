@@ -269,19 +269,6 @@ static int acpi_build_madt(struct acpi_blob *b, const struct acpi_config *cfg)
 		.io_apic_address = (uint32_t)LAYOUT_IOAPIC_GPA,
 		.global_system_interrupt_base = 0,
 	};
-	/*
-	 * ISA IRQ 0 (the PIT) is IOAPIC pin 2, as on PC chipsets and QEMU. KVM's in-kernel PIT raises GSI 0: this
-	 * is right only if GSI 0 is routed to IOAPIC pin 2 (KVM's default routing sends it to pin 0). Linux in
-	 * hardware-reduced mode sets up no PIT clockevent, so the entry is inert for it.
-	 */
-	struct acpi_madt_interrupt_source_override iso_timer = {
-		.type = ACPI_MADT_TYPE_INTERRUPT_SOURCE_OVERRIDE,
-		.length = sizeof(iso_timer),
-		.bus = 0,
-		.source = 0,
-		.global_system_interrupt = 2,
-		.flags = ACPI_MPS_INTI_POLARITY_CONFORMS | ACPI_MPS_INTI_TRIGGER_CONFORMS,
-	};
 	struct acpi_madt_local_apic_nmi nmi = {
 		.type = ACPI_MADT_TYPE_LOCAL_APIC_NMI,
 		.length = sizeof(nmi),
@@ -293,8 +280,7 @@ static int acpi_build_madt(struct acpi_blob *b, const struct acpi_config *cfg)
 	size_t off, size, pos;
 	int err;
 
-	size = sizeof(madt) + (size_t)cfg->vp_count * sizeof(struct acpi_madt_local_apic) + sizeof(ioapic) +
-	       sizeof(iso_timer) + sizeof(nmi);
+	size = sizeof(madt) + (size_t)cfg->vp_count * sizeof(struct acpi_madt_local_apic) + sizeof(ioapic) + sizeof(nmi);
 	err = acpi_blob_reserve(b, size, &off);
 	if (err)
 		return err;
@@ -320,8 +306,6 @@ static int acpi_build_madt(struct acpi_blob *b, const struct acpi_config *cfg)
 	}
 	memcpy(b->buf + pos, &ioapic, sizeof(ioapic));
 	pos += sizeof(ioapic);
-	memcpy(b->buf + pos, &iso_timer, sizeof(iso_timer));
-	pos += sizeof(iso_timer);
 	memcpy(b->buf + pos, &nmi, sizeof(nmi));
 
 	acpi_table_seal(b, off);

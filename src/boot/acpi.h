@@ -56,9 +56,9 @@
  *
  * MADT (revision 5): Local APIC address LAYOUT_LAPIC_GPA, flags PCAT_COMPAT; one enabled Processor Local APIC per
  * VP (APIC ID = ACPI processor UID = VP index 0..vp_count-1); one I/O APIC (ID vp_count, LAYOUT_IOAPIC_GPA,
- * GSI base 0); Interrupt Source Override ISA IRQ 0 -> GSI 2 (flags: conforming), as for KVM's in-kernel PIT when
- * GSI 0 is routed to IOAPIC pin 2 (QEMU's routing; KVM's default routing maps GSI 0 to pin 0); a Local APIC NMI
- * entry (all processors, LINT1), as QEMU and OpenVMM emit.
+ * GSI base 0; KVM's default routing: GSI n -> pin n); no interrupt source overrides (the board has no PIT: Linux
+ * in hardware-reduced mode would not use one); a Local APIC NMI entry (all processors, LINT1), as QEMU and OpenVMM
+ * emit.
  *
  * DSDT (revision 2): Name(\_S5, Package(4) { LAYOUT_ACPI_S5_SLP_TYP, 0, 0, 0 }) and in \_SB:
  *   COM1 (EISAID PNP0501, _UID 1): IO 0x3F8/8, IRQNoFlags 4

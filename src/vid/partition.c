@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot/layout.h"
@@ -121,8 +122,6 @@ static int vid_ioctl_named(int fd, unsigned long req, void *arg, const char *nam
 	return ret;
 }
 #define vid_ioctl(fd, req, arg) vid_ioctl_named((fd), (req), (arg), #req)
-
-static int vid_gsi_routing_init(struct vid_partition *part);
 
 static void vid_kick_handler(int sig)
 {
@@ -281,7 +280,6 @@ static int vid_vp_init(struct vid_partition *part, unsigned index)
 int vid_partition_create(const struct vid_partition_config *cfg, struct vid_partition **out)
 {
 	struct vid_partition *part;
-	struct kvm_pit_config pit = { .flags = 0 };
 	int ret;
 
 	*out = NULL;
@@ -352,12 +350,6 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
 	ret = vid_ioctl(part->vm_fd, KVM_CREATE_IRQCHIP, NULL);
 	if (ret < 0)
 		goto err;
-	ret = vid_ioctl(part->vm_fd, KVM_CREATE_PIT2, &pit);
-	if (ret < 0)
-		goto err;
-	ret = vid_gsi_routing_init(part);
-	if (ret < 0)
-		goto err;
 	{
 		struct kvm_enable_cap cap = {
 			.cap = KVM_CAP_X86_USER_SPACE_MSR,
@@ -392,45 +384,6 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
 err:
 	vid_partition_destroy(part);
 	return ret;
-}
-
-/*
- * GSI routing of a PC with the MADT's interrupt source override ISA IRQ 0 -> GSI 2 (boot/acpi.c): GSIs 0-15 go to
- * the 8259 pair (GSI 2 is the cascade), GSI n to IOAPIC pin n, except that the PIT's GSI 0 lands on pin 2.
- * KVM's default table routes GSI 0 to pin 0, which would contradict the MADT. Same wiring as QEMU's
- * kvm_pc_setup_irq_routing().
- */
-static int vid_gsi_routing_init(struct vid_partition *part)
-{
-	struct {
-		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[16 + 24];
-	} r;
-	unsigned n = 0;
-	int ret;
-
-	memset(&r, 0, sizeof(r));
-	for (unsigned gsi = 0; gsi < 16; gsi++) {
-		if (gsi == 2)
-			continue;
-		r.e[n].gsi = gsi;
-		r.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		r.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-		r.e[n].u.irqchip.pin = gsi & 7;
-		n++;
-	}
-	for (unsigned gsi = 0; gsi < 24; gsi++) {
-		if (gsi == 2)
-			continue;
-		r.e[n].gsi = gsi;
-		r.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		r.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		r.e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
-		n++;
-	}
-	r.hdr.nr = n;
-	ret = vid_ioctl(part->vm_fd, KVM_SET_GSI_ROUTING, &r);
-	return ret < 0 ? ret : 0;
 }
 
 static void vid_partition_kick_all(struct vid_partition *part)
@@ -1031,6 +984,24 @@ static bool vid_vp_handle_exit(struct vid_vp *vp)
 	}
 }
 
+/*
+ * Benchmark hook: when OPENHV_BENCH_T0 holds a CLOCK_MONOTONIC time in ns (set by bench/ just before exec), VP 0
+ * logs how long after it the first guest exit came: exec -> first guest instruction, within one exit.
+ */
+static void vid_bench_first_exit(const struct vid_vp *vp)
+{
+	static bool done;
+	const char *t0 = getenv("OPENHV_BENCH_T0");
+	struct timespec ts;
+
+	if (done || vp->index != 0 || !t0)
+		return;
+	done = true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fprintf(stderr, "openhv-bench: first-exit-ns=%lld\n",
+		(long long)ts.tv_sec * 1000000000ll + ts.tv_nsec - strtoll(t0, NULL, 10));
+}
+
 static void *vid_vp_thread(void *arg)
 {
 	struct vid_vp *vp = arg;
@@ -1055,6 +1026,8 @@ static void *vid_vp_thread(void *arg)
 			vid_vp_fail(vp, VID_STOP_INTERNAL_ERROR, "KVM_RUN: %s", strerror(errno));
 			break;
 		}
+		if (vp->index == 0 && vp->exits[KVM_EXIT_IO] + vp->exits[KVM_EXIT_MMIO] == 0)
+			vid_bench_first_exit(vp);
 		if (!vid_vp_handle_exit(vp))
 			break;
 	}

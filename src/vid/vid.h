@@ -55,7 +55,8 @@ struct vid_partition_config {
 };
 
 /*
- * Create the VM: memslots for every RAM region, in-kernel irqchip (IOAPIC + LAPICs + PIC), PIT off, TSS and
+ * Create the VM: memslots for every RAM region, in-kernel irqchip (IOAPIC + LAPICs + PIC; KVM's default GSI
+ * routing, GSI n -> IOAPIC pin n; no PIT: the board is hardware-reduced ACPI and Linux uses none), TSS and
  * identity-map addresses in the MMIO hole, the VPs (not yet running) with the CPUID table from
  * vid_cpuid_default() adjusted by the quirks. Returns 0 and *@out, -ENOENT if /dev/kvm is missing, -EINVAL for a
  * bad config, or the -errno of the failing ioctl (logged with its name).

@@ -35,7 +35,7 @@
 #define USER_F_INT80_UD (1u << 10)
 
 static const char *const case_names[] = { "int80_64", "int80_32", "syscall64", "sysenter32", "ud_64", "ud_32",
-					  "sysenter32_sysret" };
+					  "sysenter32_sysret", "sysenter32_iret" };
 
 static void describe(uint32_t flags, char *buf, size_t len)
 {
@@ -76,19 +76,22 @@ static void run_case(unsigned c)
 
 	assert_int_equal(mg_run("g_user", 1, 32, name, NULL, &res), 0);
 	mg_result_print(name, &res);
-	if (res.result_written && res.nvalues >= 6 && res.values[0] == (USER_CASE | c)) {
-		describe(res.values[1], flags, sizeof(flags));
-		fprintf(stderr, "mg[g_user]: %-10s | %s | cs %#x cpl %u | fault %s%u | %.1f us per call of the timed"
-			" loop | run %.3f s\n", name, flags, res.values[2], res.values[3],
-			res.values[4] ? "#" : "none ", res.values[4] ? res.values[4] - 1 : 0,
-			res.values[5] / tsc_per_us(), res.seconds);
+	if (res.result_written && res.nvalues >= 8 && res.values[0] == (USER_CASE | c)) {
+		const uint32_t *v = res.values;
+
+		describe(v[1], flags, sizeof(flags));
+		fprintf(stderr,
+			"mg[g_user]: %-10s | %s | cs %#x cpl %u | fault %s%u (frame cs %#x) | entry ran %u times"
+			" | %.1f us per call of the timed loop | run %.3f s\n",
+			name, flags, v[2], v[3], v[4] ? "#" : "none ", v[4] ? v[4] - 1 : 0, v[7], v[6],
+			v[5] / tsc_per_us(), res.seconds);
 	} else {
 		fprintf(stderr, "mg[g_user]: %-10s | no report: %s (%s)\n", name, vid_stop_reason_name(res.reason),
 			res.stop_message);
 	}
 	assert_int_not_equal(res.reason, VID_STOP_INTERNAL_ERROR);
 	assert_true(mg_result_is(&res, 0));
-	assert_true(res.nvalues >= 6);
+	assert_true(res.nvalues >= 8);
 	assert_int_equal(res.values[0], USER_CASE | c);
 }
 
@@ -127,12 +130,17 @@ static void test_sysenter32_sysret(void **state)
 	run_case(6);
 }
 
+static void test_sysenter32_iret(void **state)
+{
+	run_case(7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_int80_64), cmocka_unit_test(test_int80_32), cmocka_unit_test(test_syscall64),
 		cmocka_unit_test(test_sysenter32), cmocka_unit_test(test_ud_64), cmocka_unit_test(test_ud_32),
-		cmocka_unit_test(test_sysenter32_sysret),
+		cmocka_unit_test(test_sysenter32_sysret), cmocka_unit_test(test_sysenter32_iret),
 	};
 
 	mg_require_kvm();

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the benchmarks against build dir $1 (a non-sanitizer build) and print figures beside their baselines.
+# Benchmarks print; they never fail on a figure.
+set -euo pipefail
+build=${1:?usage: run-bench.sh BUILD_DIR}
+echo "== OpenHV benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; shared machine: compare ratios) =="
+"$build/bench_startup" "$build/openhv" "$build/guest/g_basic.elf" "${OPENHV_BENCH_RUNS:-21}"
