@@ -31,7 +31,7 @@ static void cli_usage(FILE *f)
 		"      --entry KIND      boot entry: auto (PVH if the kernel has the note), pvh, linux64\n"
 		"      --quirks MODE     platform workarounds: auto (default: on for a software KVM), on, off\n"
 		"      --no-quirks       same as --quirks off\n"
-		"      --console KIND    stdio (default), none, or file:PATH (output only)\n"
+		"      --console KIND    stdio (default), pty (prints its path), none, or file:PATH (output only)\n"
 		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
 		"      --testdev         attach the micro-guest test device (ports 0xf40-0xf4f): a result of 0\n"
 		"                        powers off, any other ends the run with status 4\n"
@@ -114,11 +114,13 @@ static int cli_run(int argc, char **argv)
 				cfg.console = VM_CONSOLE_STDIO;
 			else if (!strcmp(optarg, "none"))
 				cfg.console = VM_CONSOLE_NONE;
+			else if (!strcmp(optarg, "pty"))
+				cfg.console = VM_CONSOLE_PTY;
 			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
 				cfg.console = VM_CONSOLE_FILE;
 				cfg.console_path = optarg + 5;
 			} else {
-				fprintf(stderr, "openhv: --console: expected stdio, none or file:PATH\n");
+				fprintf(stderr, "openhv: --console: expected stdio, pty, none or file:PATH\n");
 				return VM_EXIT_USAGE;
 			}
 			break;

@@ -752,6 +752,45 @@ uint64_t vid_vp_exit_count(const struct vid_vp *vp, unsigned reason)
 	return reason < VID_EXIT_REASONS ? vp->exits[reason] : 0;
 }
 
+int vid_vp_kvm_stat(struct vid_vp *vp, const char *name, uint64_t *value)
+{
+	struct kvm_stats_header hdr;
+	uint8_t *descs = NULL;
+	size_t desc_size;
+	int ret = -ENOENT;
+	int fd = ioctl(vp->fd, KVM_GET_STATS_FD, NULL);
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || hdr.num_desc > 4096 || hdr.name_size > 256) {
+		ret = -EIO;
+		goto out;
+	}
+	desc_size = sizeof(struct kvm_stats_desc) + hdr.name_size;
+	descs = calloc(hdr.num_desc, desc_size);
+	if (!descs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (pread(fd, descs, desc_size * hdr.num_desc, hdr.desc_offset) != (ssize_t)(desc_size * hdr.num_desc)) {
+		ret = -EIO;
+		goto out;
+	}
+	for (uint32_t i = 0; i < hdr.num_desc; i++) {
+		const struct kvm_stats_desc *d = (const void *)(descs + i * desc_size);
+
+		if (strncmp(d->name, name, hdr.name_size) || d->size < 1)
+			continue;
+		ret = pread(fd, value, sizeof(*value), hdr.data_offset + d->offset) == (ssize_t)sizeof(*value) ? 0
+														 : -EIO;
+		break;
+	}
+out:
+	free(descs);
+	close(fd);
+	return ret;
+}
+
 /* ---- stop -------------------------------------------------------------------------------------------------- */
 
 void vid_partition_request_stop(struct vid_partition *part, enum vid_stop_reason reason, const char *message)

@@ -177,6 +177,13 @@ void vid_vp_dump(struct vid_vp *vp);
 /* Count of userspace exits this VP took, by KVM exit reason (for benchmarks). @reason < 64; 0 if unknown. */
 uint64_t vid_vp_exit_count(const struct vid_vp *vp, unsigned reason);
 
+/*
+ * Read the cumulative per-VP KVM statistic @name (binary stats, KVM api.rst "KVM_GET_STATS_FD"), e.g.
+ * "insn_emulation" (instructions KVM's emulator ran: on a software KVM, the guest kernel's instruction count) or
+ * "exits". 0 and *@value, -ENOENT if KVM has no such statistic, -errno if stats are unavailable. Any thread.
+ */
+int vid_vp_kvm_stat(struct vid_vp *vp, const char *name, uint64_t *value);
+
 /* ---- running -------------------------------------------------------------------------------------------- */
 
 /*

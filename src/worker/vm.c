@@ -44,7 +44,8 @@ struct vm {
 	struct vdev_i8042 *i8042;
 	struct vdev_acpi_pm *pm;
 	struct vdev_pvpanic *pvpanic;
-	int console_out_fd;  /* owned when it is a file */
+	int console_out_fd;  /* owned when it is a file or a PTY */
+	int console_in_fd;   /* stdin, the PTY, or -1 */
 	bool console_out_owned;
 
 	/* I/O thread */
@@ -220,7 +221,7 @@ static void vm_console_input(struct vm *vm, const uint8_t *buf, size_t len, bool
 			}
 			if (c != 0x01)
 				continue;
-		} else if (c == 0x01 && vm->stdin_raw) {
+		} else if (c == 0x01 && vm->stdin_raw && vm->cfg->console == VM_CONSOLE_STDIO) {
 			*escape = true;
 			continue;
 		}
@@ -261,7 +262,7 @@ static void vm_rtc_notify(void *opaque)
 static void *vm_io_thread(void *arg)
 {
 	struct vm *vm = arg;
-	bool stdin_open = vm->cfg->console == VM_CONSOLE_STDIO;
+	bool in_open = vm->console_in_fd >= 0;
 	bool escape = false;
 
 	pthread_setname_np(pthread_self(), "openhv-io");
@@ -301,16 +302,21 @@ static void *vm_io_thread(void *arg)
 
 				if (read(vm->timer_fd, &expirations, sizeof(expirations)) > 0)
 					vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, "timeout");
-			} else if (fd == STDIN_FILENO && stdin_open) {
+			} else if (fd == vm->console_in_fd && in_open) {
 				uint8_t buf[256];
-				ssize_t len = read(STDIN_FILENO, buf, sizeof(buf));
+				ssize_t len = read(fd, buf, sizeof(buf));
 
 				if (len > 0) {
 					vm_console_input(vm, buf, (size_t)len, &escape);
 				} else if (len == 0 || (errno != EINTR && errno != EAGAIN)) {
-					/* EOF (or error) on stdin: stop reading it; the guest keeps running. */
-					epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
-					stdin_open = false;
+					/* EOF (or error, e.g. a PTY with no client yet) on the input: stop reading it
+					 * (a PTY is polled again below when a client opens it); the guest runs on. */
+					if (len < 0 && vm->cfg->console == VM_CONSOLE_PTY && errno == EIO) {
+						usleep(100 * 1000);
+						continue;
+					}
+					epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+					in_open = false;
 				}
 			}
 		}
@@ -358,11 +364,12 @@ static int vm_io_start(struct vm *vm)
 		if ((ret = vm_epoll_add(vm, vm->timer_fd)) < 0)
 			return ret;
 	}
-	if (vm->cfg->console == VM_CONSOLE_STDIO) {
+	if (vm->cfg->console == VM_CONSOLE_STDIO)
 		vm_stdin_raw(vm);
-		/* A closed or unpollable stdin (regular file, /dev/null) just means no console input. */
-		if (vm_epoll_add(vm, STDIN_FILENO) < 0)
-			log_dbg("stdin not pollable; no console input");
+	/* A closed or unpollable stdin (regular file, /dev/null) just means no console input. */
+	if (vm->console_in_fd >= 0 && vm_epoll_add(vm, vm->console_in_fd) < 0) {
+		log_dbg("console input not pollable; no console input");
+		vm->console_in_fd = -1;
 	}
 	if (pthread_create(&vm->io_thread, NULL, vm_io_thread, vm) != 0)
 		return -EAGAIN;
@@ -412,7 +419,31 @@ static int vm_devices_create(struct vm *vm)
 	switch (vm->cfg->console) {
 	case VM_CONSOLE_STDIO:
 		vm->console_out_fd = STDOUT_FILENO;
+		vm->console_in_fd = STDIN_FILENO;
 		break;
+	case VM_CONSOLE_PTY: {
+		int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		struct termios t;
+
+		if (fd < 0 || grantpt(fd) < 0 || unlockpt(fd) < 0) {
+			ret = -errno;
+			log_err("console PTY: %s", strerror(-ret));
+			if (fd >= 0)
+				close(fd);
+			return ret;
+		}
+		/* Raw: the guest's bytes pass unchanged both ways. */
+		if (tcgetattr(fd, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(fd, TCSANOW, &t);
+		}
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		vm->console_out_fd = fd;
+		vm->console_in_fd = fd;
+		vm->console_out_owned = true;
+		log_info("console on %s", ptsname(fd));
+		break;
+	}
 	case VM_CONSOLE_FILE:
 		vm->console_out_fd = open(vm->cfg->console_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (vm->console_out_fd < 0) {
@@ -484,7 +515,7 @@ static char *vm_cmdline_build(const struct vm *vm)
 enum vm_exit_status vm_run(const struct vm_config *cfg)
 {
 	struct vm vm = { .cfg = cfg, .epoll_fd = -1, .wake_fd = -1, .signal_fd = -1, .timer_fd = -1,
-			 .rtc_timer_fd = -1, .rtc_kick_fd = -1, .console_out_fd = -1 };
+			 .rtc_timer_fd = -1, .rtc_kick_fd = -1, .console_out_fd = -1, .console_in_fd = -1 };
 	struct vid_partition_config pcfg = { .vp_count = cfg->cpus, .quirks = cfg->quirks };
 	struct acpi_config acfg = { .vp_count = cfg->cpus, .pvpanic = true };
 	struct boot_linux_config bcfg = { .kernel_path = cfg->kernel, .initrd_path = cfg->initrd,
@@ -542,6 +573,22 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 
 	vm_io_stop(&vm);
 	status = vm_exit_status_from_stop(reason);
+	for (unsigned i = 0; i < cfg->cpus && log_get_level() >= LOG_DEBUG; i++) {
+		struct vid_vp *vp = vid_partition_vp(vm.part, i);
+		uint64_t insns = 0, kexits = 0;
+
+		vid_vp_kvm_stat(vp, "insn_emulation", &insns);
+		vid_vp_kvm_stat(vp, "exits", &kexits);
+		log_dbg("VP%u: %llu userspace exits (io %llu, mmio %llu, msr %llu), %llu KVM exits, %llu emulated "
+			"instructions", i, (unsigned long long)(vid_vp_exit_count(vp, KVM_EXIT_IO) +
+			vid_vp_exit_count(vp, KVM_EXIT_MMIO) + vid_vp_exit_count(vp, KVM_EXIT_X86_RDMSR) +
+			vid_vp_exit_count(vp, KVM_EXIT_X86_WRMSR)),
+			(unsigned long long)vid_vp_exit_count(vp, KVM_EXIT_IO),
+			(unsigned long long)vid_vp_exit_count(vp, KVM_EXIT_MMIO),
+			(unsigned long long)(vid_vp_exit_count(vp, KVM_EXIT_X86_RDMSR) +
+					     vid_vp_exit_count(vp, KVM_EXIT_X86_WRMSR)),
+			(unsigned long long)kexits, (unsigned long long)insns);
+	}
 	if (reason != VID_STOP_POWEROFF)
 		log_info("VM stopped: %s%s%s", vid_stop_reason_name(reason),
 			 *vid_partition_stop_message(vm.part) ? ": " : "", vid_partition_stop_message(vm.part));

@@ -26,6 +26,7 @@ enum vm_console_kind {
 	VM_CONSOLE_STDIO = 0,  /* COM1 <-> stdin/stdout (raw mode on a terminal; Ctrl-A x quits) */
 	VM_CONSOLE_NONE,       /* COM1 output discarded, no input */
 	VM_CONSOLE_FILE,       /* COM1 output appended to a file, no input */
+	VM_CONSOLE_PTY,        /* COM1 <-> a new pseudo-terminal; its path is printed on stderr (screen, minicom) */
 };
 
 struct vm_config {

@@ -195,41 +195,6 @@ bool mg_sleep_ms(atomic_bool *stopping, unsigned ms)
 
 /* ---- KVM statistics ------------------------------------------------------------------------------------------ */
 
-/*
- * Value of the cumulative per-VP KVM statistic @name (binary stats, KVM api.rst "KVM_GET_STATS_FD"), e.g.
- * "insn_emulation" (instructions KVM's emulator ran) or "exits". Returns false if unavailable.
- */
-static bool mg_vp_stat(struct vid_vp *vp, const char *name, uint64_t *value)
-{
-	struct kvm_stats_header hdr;
-	size_t desc_size;
-	uint8_t *descs = NULL;
-	bool found = false;
-	int fd = ioctl(vid_vp_fd(vp), KVM_GET_STATS_FD, NULL);
-
-	if (fd < 0)
-		return false;
-	if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || hdr.num_desc > 4096 || hdr.name_size > 256)
-		goto out;
-	desc_size = sizeof(struct kvm_stats_desc) + hdr.name_size;
-	descs = calloc(hdr.num_desc, desc_size);
-	if (!descs)
-		goto out;
-	if (pread(fd, descs, desc_size * hdr.num_desc, hdr.desc_offset) != (ssize_t)(desc_size * hdr.num_desc))
-		goto out;
-	for (uint32_t i = 0; i < hdr.num_desc && !found; i++) {
-		const struct kvm_stats_desc *d = (const void *)(descs + i * desc_size);
-
-		if (strncmp(d->name, name, hdr.name_size) || d->size < 1)
-			continue;
-		found = pread(fd, value, sizeof(*value), hdr.data_offset + d->offset) == (ssize_t)sizeof(*value);
-	}
-out:
-	free(descs);
-	close(fd);
-	return found;
-}
-
 /* ---- running ----------------------------------------------------------------------------------------------- */
 
 static int mg_guest_path(const char *name, char *buf, size_t len)
@@ -391,7 +356,7 @@ int mg_run(const char *name, unsigned vp_count, unsigned mem_mb, const char *cmd
 
 		for (unsigned r = 0; r < 64; r++)
 			res->exits += vid_vp_exit_count(vp, r);
-		if (mg_vp_stat(vp, "insn_emulation", &v))
+		if (vid_vp_kvm_stat(vp, "insn_emulation", &v) == 0)
 			res->emulated_insns += v;
 	}
 	ret = 0;
