@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -80,6 +81,172 @@ static int vid_quirks_fetch(struct vid_vp *vp, uint8_t *buf, unsigned len, struc
 	return (int)len;
 }
 
+/* A decoded memory operand: linear address of the operand and the instruction's length. */
+struct vid_quirks_memop {
+	uint64_t linear;
+	unsigned length; /* bytes, prefixes included */
+	unsigned reg;    /* ModRM.reg (the /digit of group opcodes) */
+};
+
+/*
+ * Decode prefixes, a two-byte 0F xx opcode and its ModRM memory operand in 64-bit mode (Intel SDM vol. 2,
+ * 2.1-2.2: REX, ModRM/SIB, RIP-relative). Returns 0, or -ENOTSUP for a form this decoder does not handle
+ * (register operand, 16/32-bit addressing, not a 0F opcode) so the caller stops the VM instead of guessing.
+ */
+static int vid_quirks_decode_0f_memop(const uint8_t *insn, unsigned n, const struct kvm_regs *r,
+				      const struct kvm_sregs *s, uint8_t *opcode, struct vid_quirks_memop *op)
+{
+	const uint64_t gpr[16] = { r->rax, r->rcx, r->rdx, r->rbx, r->rsp, r->rbp, r->rsi, r->rdi,
+				   r->r8,  r->r9,  r->r10, r->r11, r->r12, r->r13, r->r14, r->r15 };
+	uint64_t seg_base = 0, ea = 0;
+	unsigned i = 0, rex = 0, mod, rm;
+	bool rip_rel = false;
+
+	if (!s->cs.l)
+		return -ENOTSUP; /* only 64-bit code: what a Linux kernel runs */
+	for (; i < n; i++) {
+		uint8_t b = insn[i];
+
+		if (b == 0x66 || b == 0xf2 || b == 0xf3 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x26)
+			continue;
+		if (b == 0x64) {
+			seg_base = s->fs.base;
+			continue;
+		}
+		if (b == 0x65) {
+			seg_base = s->gs.base;
+			continue;
+		}
+		if (b == 0x67)
+			return -ENOTSUP; /* 32-bit addressing */
+		break;
+	}
+	if (i < n && (insn[i] & 0xf0) == 0x40)
+		rex = insn[i++];
+	if (i + 3 > n || insn[i] != 0x0f)
+		return -ENOTSUP;
+	*opcode = insn[i + 1];
+	i += 2;
+	mod = insn[i] >> 6;
+	op->reg = (insn[i] >> 3) & 7;
+	rm = insn[i] & 7;
+	i++;
+	if (mod == 3)
+		return -ENOTSUP;
+	if (rm == 4) { /* SIB */
+		unsigned scale, index, base;
+
+		if (i >= n)
+			return -ENOTSUP;
+		scale = insn[i] >> 6;
+		index = ((insn[i] >> 3) & 7) | ((rex & 2) << 2);
+		base = (insn[i] & 7) | ((rex & 1) << 3);
+		i++;
+		if (index != 4)
+			ea += gpr[index] << scale;
+		if ((base & 7) == 5 && mod == 0) {
+			int32_t d;
+
+			if (i + 4 > n)
+				return -ENOTSUP;
+			memcpy(&d, &insn[i], 4);
+			ea += (uint64_t)(int64_t)d;
+			i += 4;
+		} else {
+			ea += gpr[base];
+		}
+	} else if (rm == 5 && mod == 0) {
+		rip_rel = true;
+	} else {
+		ea += gpr[rm | ((rex & 1) << 3)];
+	}
+	if (mod == 1) {
+		if (i >= n)
+			return -ENOTSUP;
+		ea += (uint64_t)(int64_t)(int8_t)insn[i];
+		i += 1;
+	} else if (mod == 2 || rip_rel) {
+		int32_t d;
+
+		if (i + 4 > n)
+			return -ENOTSUP;
+		memcpy(&d, &insn[i], 4);
+		ea += (uint64_t)(int64_t)d;
+		i += 4;
+	}
+	if (rip_rel)
+		ea += r->rip + i;
+	op->linear = seg_base + ea;
+	op->length = i;
+	return 0;
+}
+
+/* Copy between the VMM and guest linear memory through KVM_TRANSLATE, byte by byte (operands are tiny). */
+static int vid_quirks_linear_access(struct vid_vp *vp, uint64_t linear, void *buf, unsigned len, bool write)
+{
+	struct vid_memory *mem = vid_partition_memory(vid_vp_partition(vp));
+
+	for (unsigned i = 0; i < len; i++) {
+		struct kvm_translation tr = { .linear_address = linear + i };
+		int ret;
+
+		if (ioctl(vid_vp_fd(vp), KVM_TRANSLATE, &tr) < 0 || !tr.valid || (write && !tr.writeable))
+			return -EFAULT;
+		ret = write ? vid_memory_write(mem, tr.physical_address, (uint8_t *)buf + i, 1)
+			    : vid_memory_read(mem, tr.physical_address, (uint8_t *)buf + i, 1);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * LDMXCSR m32 (0F AE /2) and STMXCSR m32 (0F AE /3): SSE control register <-> memory. MXCSR is read and written
+ * in the XSAVE image's legacy area (byte 24; Intel SDM vol. 1, 10.5.1): on kvm_pvm, KVM_GET_FPU/KVM_SET_FPU do
+ * not round-trip MXCSR, KVM_GET_XSAVE/KVM_SET_XSAVE do.
+ */
+#define VID_XSAVE_MXCSR_OFFSET 24
+
+static int vid_quirks_mxcsr(struct vid_vp *vp, struct kvm_regs *regs, const struct vid_quirks_memop *op)
+{
+	struct kvm_xsave *xs = calloc(1, sizeof(*xs));
+	uint32_t v, cur;
+	int ret;
+
+	if (!xs)
+		return -ENOMEM;
+	if (ioctl(vid_vp_fd(vp), KVM_GET_XSAVE, xs) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	memcpy(&cur, (uint8_t *)xs->region + VID_XSAVE_MXCSR_OFFSET, sizeof(cur));
+	log_dbg("VP%u: %s at %llx, operand %llx, mxcsr %x", vid_vp_index(vp), op->reg == 2 ? "ldmxcsr" : "stmxcsr",
+		regs->rip, (unsigned long long)op->linear, cur);
+	if (op->reg == 2) {
+		ret = vid_quirks_linear_access(vp, op->linear, &v, sizeof(v), false);
+		if (ret < 0)
+			goto out;
+		if (v & 0xffff0000u) {
+			ret = -ENOTSUP; /* hardware raises #GP for reserved bits; stop the VM with a dump instead */
+			goto out;
+		}
+		memcpy((uint8_t *)xs->region + VID_XSAVE_MXCSR_OFFSET, &v, sizeof(v));
+		if (ioctl(vid_vp_fd(vp), KVM_SET_XSAVE, xs) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	} else {
+		ret = vid_quirks_linear_access(vp, op->linear, &cur, sizeof(cur), true);
+		if (ret < 0)
+			goto out;
+	}
+	regs->rip += op->length;
+	ret = vid_vp_set_regs(vp, regs);
+out:
+	free(xs);
+	return ret;
+}
+
 int vid_quirks_emulation_failure(struct vid_vp *vp, struct kvm_run *run)
 {
 	struct kvm_regs regs;
@@ -110,9 +277,19 @@ int vid_quirks_emulation_failure(struct vid_vp *vp, struct kvm_run *run)
 	case 0x9b: /* fwait: no pending x87 exceptions in our guests; a no-op */
 		regs.rip += 1;
 		return vid_vp_set_regs(vp, &regs);
-	default:
-		log_err("VP%u: no workaround for instruction %02x %02x %02x %02x at rip %llx", vid_vp_index(vp),
-			insn[0], n > 1 ? insn[1] : 0, n > 2 ? insn[2] : 0, n > 3 ? insn[3] : 0, regs.rip);
-		return -ENOTSUP;
+	default: {
+		struct kvm_sregs sregs;
+		struct vid_quirks_memop op;
+		uint8_t opcode = 0;
+
+		if (vid_vp_get_sregs(vp, &sregs) == 0 &&
+		    vid_quirks_decode_0f_memop(insn, (unsigned)n, &regs, &sregs, &opcode, &op) == 0 && opcode == 0xae &&
+		    (op.reg == 2 || op.reg == 3) && vid_quirks_mxcsr(vp, &regs, &op) == 0)
+			return 0;
+		break;
 	}
+	}
+	log_err("VP%u: no workaround for instruction %02x %02x %02x %02x at rip %llx", vid_vp_index(vp), insn[0],
+		n > 1 ? insn[1] : 0, n > 2 ? insn[2] : 0, n > 3 ? insn[3] : 0, regs.rip);
+	return -ENOTSUP;
 }
