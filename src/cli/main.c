@@ -35,6 +35,8 @@ static void cli_usage(FILE *f)
 		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
 		"      --testdev         attach the micro-guest test device (ports 0xf40-0xf4f): a result of 0\n"
 		"                        powers off, any other ends the run with status 4\n"
+		"      --profile FILE    sample each VP's guest RIP every 1 ms; write \"VP RIP\" lines to FILE at the\n"
+		"                        end (tools/profile-report.py symbolizes them with a System.map)\n"
 		"  -v, --verbose         more logging (OPENHV_LOG=debug does the same)\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -54,7 +56,7 @@ static int cli_run(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'p' },   { "entry", required_argument, NULL, 'E' },
 		{ "quirks", required_argument, NULL, 'Q' }, { "no-quirks", no_argument, NULL, 'q' },
 		{ "console", required_argument, NULL, 'C' }, { "timeout", required_argument, NULL, 'T' },
-		{ "testdev", no_argument, NULL, 't' },      { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ "testdev", no_argument, NULL, 't' },      { "profile", required_argument, NULL, 'P' },      { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vm_config cfg;
@@ -133,6 +135,7 @@ static int cli_run(int argc, char **argv)
 			cfg.timeout_s = (unsigned)v;
 			break;
 		case 't': cfg.testdev = true; break;
+		case 'P': cfg.profile_path = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': cli_usage(stdout); return 0;
 		default: cli_usage(stderr); return VM_EXIT_USAGE;

@@ -62,6 +62,8 @@ struct vid_vp {
 	bool thread_started;
 	_Atomic bool in_thread; /* the VP thread exists and may be in KVM_RUN: kick it with a signal */
 	uint64_t exits[VID_EXIT_REASONS];
+	uint64_t *samples;      /* profiler: guest RIPs, owned */
+	unsigned nsamples;
 };
 
 struct vid_partition {
@@ -83,6 +85,10 @@ struct vid_partition {
 	struct kvm_cpuid2 *cpuid; /* with room for VID_MAX_CPUID_ENTRIES */
 
 	bool ran;
+	unsigned profile_interval_us;
+	unsigned profile_max;
+	pthread_t profile_thread;
+	bool profile_started;
 	_Atomic int stop_reason;
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
@@ -415,6 +421,7 @@ void vid_partition_destroy(struct vid_partition *part)
 			munmap(vp->run, vp->run_size);
 		if (vp->fd >= 0)
 			close(vp->fd);
+		free(vp->samples);
 	}
 	if (part->vm_fd >= 0)
 		close(part->vm_fd);
@@ -1060,6 +1067,12 @@ static void *vid_vp_thread(void *arg)
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&vp->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				if (vp->samples && vp->nsamples < part->profile_max) {
+					struct kvm_regs regs;
+
+					if (ioctl(vp->fd, KVM_GET_REGS, &regs) == 0)
+						vp->samples[vp->nsamples++] = regs.rip;
+				}
 				continue;
 			}
 			vid_vp_fail(vp, VID_STOP_INTERNAL_ERROR, "KVM_RUN: %s", strerror(errno));
@@ -1071,6 +1084,48 @@ static void *vid_vp_thread(void *arg)
 			break;
 	}
 	atomic_store(&vp->in_thread, false);
+	return NULL;
+}
+
+int vid_partition_profile_enable(struct vid_partition *part, unsigned interval_us, unsigned max_samples)
+{
+	if (part->ran)
+		return -EBUSY;
+	if (interval_us < 100 || max_samples == 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < part->nvps; i++) {
+		part->vps[i].samples = calloc(max_samples, sizeof(uint64_t));
+		if (!part->vps[i].samples)
+			return -ENOMEM;
+	}
+	part->profile_interval_us = interval_us;
+	part->profile_max = max_samples;
+	return 0;
+}
+
+int vid_partition_profile_write(const struct vid_partition *part, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	for (unsigned i = 0; i < part->nvps; i++)
+		for (unsigned n = 0; n < part->vps[i].nsamples; n++)
+			fprintf(f, "%u %" PRIx64 "\n", i, part->vps[i].samples[n]);
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* Profiler thread: kick every VP each interval (KVM_RUN returns -EINTR; the VP records its RIP). */
+static void *vid_profile_thread(void *arg)
+{
+	struct vid_partition *part = arg;
+
+	while (vid_partition_stop_reason(part) == VID_STOP_NONE) {
+		usleep(part->profile_interval_us);
+		for (unsigned i = 0; i < part->nvps; i++)
+			if (atomic_load(&part->vps[i].in_thread))
+				pthread_kill(part->vps[i].thread, VID_KICK_SIGNAL);
+	}
 	return NULL;
 }
 
@@ -1108,6 +1163,8 @@ enum vid_stop_reason vid_partition_run(struct vid_partition *part)
 		}
 		vp->thread_started = true;
 	}
+	if (part->profile_interval_us && pthread_create(&part->profile_thread, NULL, vid_profile_thread, part) == 0)
+		part->profile_started = true;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	pthread_mutex_lock(&part->stop_lock);
@@ -1127,6 +1184,10 @@ enum vid_stop_reason vid_partition_run(struct vid_partition *part)
 		}
 		pthread_join(vp->thread, NULL);
 		vp->thread_started = false;
+	}
+	if (part->profile_started) {
+		pthread_join(part->profile_thread, NULL);
+		part->profile_started = false;
 	}
 	return vid_partition_stop_reason(part);
 }

@@ -184,6 +184,15 @@ uint64_t vid_vp_exit_count(const struct vid_vp *vp, unsigned reason);
  */
 int vid_vp_kvm_stat(struct vid_vp *vp, const char *name, uint64_t *value);
 
+/*
+ * Guest profiler (a development tool): every @interval_us a thread kicks each VP out of KVM_RUN and the VP
+ * records its RIP (guest virtual). Call before vid_partition_run(); at most @max_samples per VP are kept.
+ * vid_partition_profile_write() prints one line per sample, "VP RIP" in hex, for tools/profile-report.py.
+ * 0 or -errno.
+ */
+int vid_partition_profile_enable(struct vid_partition *part, unsigned interval_us, unsigned max_samples);
+int vid_partition_profile_write(const struct vid_partition *part, const char *path);
+
 /* ---- running -------------------------------------------------------------------------------------------- */
 
 /*

@@ -562,6 +562,11 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 	}
 	log_dbg("entry %s at 0x%" PRIx64 ", command line: %s", entry.kind == BOOT_ENTRY_PVH ? "PVH" : "64-bit",
 		entry.entry, cmdline);
+	if (cfg->profile_path) {
+		ret = vid_partition_profile_enable(vm.part, 1000, 4u << 20);
+		if (ret < 0)
+			log_warn("profiler: %s", strerror(-ret));
+	}
 	ret = vm_io_start(&vm);
 	if (ret < 0) {
 		log_err("I/O thread: %s", strerror(-ret));
@@ -573,6 +578,8 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 
 	vm_io_stop(&vm);
 	status = vm_exit_status_from_stop(reason);
+	if (cfg->profile_path && vid_partition_profile_write(vm.part, cfg->profile_path) < 0)
+		log_warn("cannot write the profile to %s", cfg->profile_path);
 	for (unsigned i = 0; i < cfg->cpus && log_get_level() >= LOG_DEBUG; i++) {
 		struct vid_vp *vp = vid_partition_vp(vm.part, i);
 		uint64_t insns = 0, kexits = 0;

@@ -41,6 +41,7 @@ struct vm_config {
 	const char *console_path; /* VM_CONSOLE_FILE: the file */
 	unsigned timeout_s;      /* 0: none; else stop the VM (VM_EXIT_HOST_STOP) after this many seconds */
 	bool testdev;            /* attach the micro-guest test device (include/openhv/testdev.h) */
+	const char *profile_path; /* NULL, or write guest RIP samples (every 1 ms per VP) here at the end */
 };
 
 #define VM_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
