@@ -265,17 +265,22 @@ static int vid_vp_init(struct vid_partition *part, unsigned index)
 	ret = vid_ioctl(vp->fd, KVM_SET_FPU, &fpu);
 	if (ret < 0)
 		return ret;
-	/* LAPIC LINT0 = ExtINT, LINT1 = NMI: the virtual-wire wiring a PC BIOS leaves (MP spec 3.6.2.2). */
+	/*
+	 * Mask LINT0. KVM resets the BSP's LVT0 to unmasked ExtINT (virtual wire) and its 8259 with IMR 0 and vector
+	 * base 0. Linux keeps ExtINT enabled on CPU0 when it finds LINT0 unmasked (setup_local_APIC), yet in
+	 * hardware-reduced ACPI mode it never programs the 8259: every ISA IRQ (COM1, RTC) would also arrive through
+	 * the PIC as vector 0-15, i.e. as an exception. The board routes interrupts through the IOAPIC only.
+	 */
 	{
 		struct kvm_lapic_state lapic;
-		uint32_t *lvt0 = (uint32_t *)&lapic.regs[0x350];
-		uint32_t *lvt1 = (uint32_t *)&lapic.regs[0x360];
+		uint32_t lvt0;
 
 		ret = vid_ioctl(vp->fd, KVM_GET_LAPIC, &lapic);
 		if (ret < 0)
 			return ret;
-		*lvt0 = (*lvt0 & ~0x700u & ~0x10000u) | (7u << 8);
-		*lvt1 = (*lvt1 & ~0x700u & ~0x10000u) | (4u << 8);
+		memcpy(&lvt0, &lapic.regs[0x350], sizeof(lvt0));
+		lvt0 |= 1u << 16; /* APIC_LVT_MASKED */
+		memcpy(&lapic.regs[0x350], &lvt0, sizeof(lvt0));
 		ret = vid_ioctl(vp->fd, KVM_SET_LAPIC, &lapic);
 		if (ret < 0)
 			return ret;
