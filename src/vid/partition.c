@@ -212,6 +212,40 @@ static int vid_cpuid_init(struct vid_partition *part)
 	return 0;
 }
 
+/*
+ * Clock leaves the board defines (Intel SDM vol. 2, CPUID leaves 15H and 16H), so a guest needs no calibration
+ * against a PIT or HPET, which this board does not have. Leaf 0x15 states the TSC as "crystal * EBX / EAX"; Linux's
+ * native_calibrate_tsc() computes crystal_khz * EBX in 32 bits, so the crystal is stated as the TSC itself with a
+ * 1:1 ratio (halved, 2:1, above 4.29 GHz), exact to the kHz. The crystal is not KVM's LAPIC timer rate (1 GHz);
+ * Linux does not need it to be, since it uses the TSC-deadline timer and skips APIC timer calibration then.
+ * Leaf 0x16 gives the base frequency in MHz. Entries the table already defines are kept.
+ */
+static int vid_cpuid_add_clock_leaves(struct vid_partition *part, int vcpu_fd)
+{
+	struct kvm_cpuid_entry2 *max = vid_cpuid_find(part->cpuid, 0, 0);
+	const struct kvm_cpuid_entry2 *e15 = vid_cpuid_find(part->cpuid, 0x15, 0);
+	const struct kvm_cpuid_entry2 *e16 = vid_cpuid_find(part->cpuid, 0x16, 0);
+	int khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, NULL);
+	uint64_t hz;
+	int ret = 0;
+
+	if (khz <= 0 || !max)
+		return 0; /* no TSC frequency known: leave the leaves as KVM reports them */
+	hz = (uint64_t)khz * 1000;
+	if (!e15 || !e15->ebx || !e15->ecx) {
+		if (hz <= UINT32_MAX)
+			ret = vid_cpuid_set(part, 0x15, 0, 0, 1, 1, (uint32_t)hz, 0);
+		else
+			ret = vid_cpuid_set(part, 0x15, 0, 0, 1, 2, (uint32_t)(hz / 2), 0);
+	}
+	if (!ret && (!e16 || !e16->eax))
+		ret = vid_cpuid_set(part, 0x16, 0, 0, (uint32_t)khz / 1000, (uint32_t)khz / 1000, 1000, 0);
+	max = vid_cpuid_find(part->cpuid, 0, 0);
+	if (!ret && max->eax < 0x16)
+		max->eax = 0x16;
+	return ret;
+}
+
 /* Per-VP copy of the table with this VP's APIC id in leaves 1 and 0xB/0x1F. */
 static int vid_cpuid_apply(struct vid_vp *vp)
 {
@@ -386,6 +420,9 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
 		if (ret < 0)
 			goto err;
 	}
+	ret = vid_cpuid_add_clock_leaves(part, part->vps[0].fd);
+	if (ret < 0)
+		goto err;
 	vid_install_kick_handler();
 	if (part->quirks)
 		log_info("platform quirks active (software KVM detected or requested)");
