@@ -274,20 +274,37 @@ static int init_file_read(const char *path, size_t max, char **buf, size_t *len,
 	return 0;
 }
 
+/* Monotonic time in seconds and nanoseconds: the time64 call first (kernels without CONFIG_COMPAT_32BIT_TIME lack
+ * the old one), the 32-bit one on -ENOSYS. */
+static void init_now(struct init_timespec *out)
+{
+	struct init_timespec64 t = { 0, 0 };
+
+	out->sec = out->nsec = 0;
+	if (sys_clock_gettime64(CLOCK_MONOTONIC, &t) == 0) {
+		out->sec = (int32_t)t.sec;
+		out->nsec = (int32_t)t.nsec;
+	} else {
+		sys_clock_gettime(CLOCK_MONOTONIC, out);
+	}
+}
+
 /* Monotonic milliseconds (wraps after 49 days; only differences are used). */
 static uint32_t init_now_ms(void)
 {
-	struct init_timespec ts = { 0, 0 };
+	struct init_timespec ts;
 
-	sys_clock_gettime(CLOCK_MONOTONIC, &ts);
+	init_now(&ts);
 	return (uint32_t)ts.sec * 1000u + (uint32_t)ts.nsec / 1000000u;
 }
 
 static void init_sleep_ms(uint32_t ms)
 {
+	struct init_timespec64 t = { ms / 1000u, (ms % 1000u) * 1000000u };
 	struct init_timespec ts = { (int32_t)(ms / 1000u), (int32_t)(ms % 1000u) * 1000000 };
 
-	sys_nanosleep(&ts);
+	if (sys_clock_nanosleep64(CLOCK_MONOTONIC, &t) == -E_NOSYS)
+		sys_nanosleep(&ts);
 }
 
 /* ---- boot steps ----------------------------------------------------------------------------------------------- */
@@ -743,11 +760,11 @@ static int init_selftest(void)
 	n = sys_readlink("/proc/self/exe", tmp, sizeof(tmp) - 1);
 	init_check(n > 0, "readlink /proc/self/exe");
 	init_check(sys_open("/nonexistent/openhv", O_RDONLY, 0) == -E_NOENT, "open() of a missing file: -ENOENT");
-	sys_clock_gettime(CLOCK_MONOTONIC, &a);
+	init_now(&a);
 	init_sleep_ms(20);
-	sys_clock_gettime(CLOCK_MONOTONIC, &b);
+	init_now(&b);
 	n = (b.sec - a.sec) * 1000 + (b.nsec - a.nsec) / 1000000;
-	init_check(n >= 15 && n < 5000, "nanosleep(20 ms) and clock_gettime()");
+	init_check(n >= 15 && n < 5000, "clock_nanosleep(20 ms) and clock_gettime()");
 	buf = init_map(1 << 20);
 	if (buf) {
 		buf[(1 << 20) - 1] = 1;

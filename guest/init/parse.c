@@ -262,6 +262,8 @@ static int init_plan_push(struct init_plan *plan, const char *name, size_t path_
 {
 	struct init_plan_entry *e;
 
+	if (init_plan_index(plan, name) >= 0)
+		return 0; /* added meanwhile (a dependency cycle) */
 	if (plan->n >= INIT_PLAN_MAX)
 		return -INIT_ENOSPC;
 	e = &plan->e[plan->n++];

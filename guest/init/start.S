@@ -56,6 +56,16 @@ init_int80:
 /*
  * long init_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
  * i386 convention: eax = nr, ebx, ecx, edx, esi, edi, ebp = a1..a6; the result (-errno on error) in eax.
+ *
+ * The call goes through the vDSO's __kernel_vsyscall, which pushes ecx, edx, ebp and enters with sysenter; the
+ * kernel returns to the vDSO's landing pad (pop %ebp; pop %edx; pop %ecx; ret) with sysretl (Linux 6.1
+ * do_fast_syscall_32 -> sysret32_from_system_call). On a software KVM that interprets guest kernel code
+ * (kvm_pvm, shared/reference/platform.md) sysretl wrongly returns into 64-bit mode (CS 0x33): the same four
+ * instructions then pop 8 bytes each. The frame below is valid for both: with S = esp at the call,
+ *   32-bit: ebp <- [S-16], edx <- [S-12], ecx <- [S-8], ret <- [S-4] (our return address): back here, esp = S;
+ *   64-bit: rbp <- [S-16..S-8), rdx <- [S-8..S), rcx <- [S..S+8) = ecx | edx << 32, ret <- [S+8..S+16) = the
+ *           address of init_gate64, which restores edx and far-jumps back to 32-bit code at init_gate_done
+ *           with esp = S. Both paths meet there.
  */
 	.globl	init_syscall6
 	.type	init_syscall6, @function
@@ -71,7 +81,14 @@ init_syscall6:
 	movl	36(%esp), %esi
 	movl	40(%esp), %edi
 	movl	44(%esp), %ebp
+	subl	$16, %esp			/* [S, S+16): the 64-bit half of the frame */
+	movl	%ecx, 0(%esp)			/* [S]   = ecx  (rcx low)  */
+	movl	%edx, 4(%esp)			/* [S+4] = edx  (rcx high; edx is restored from here) */
+	movl	$init_gate64, 8(%esp)		/* [S+8] = 64-bit return address, low */
+	movl	$0, 12(%esp)			/* [S+12] = high */
 	call	*init_sysinfo
+init_gate_done:
+	addl	$16, %esp
 	popl	%ebx
 	popl	%esi
 	popl	%edi
@@ -79,10 +96,29 @@ init_syscall6:
 	ret
 	.size	init_syscall6, . - init_syscall6
 
+/* Reached in 64-bit mode (CS 0x33) only on the broken-sysretl path, with rsp = S + 16. */
+	.code64
+	.type	init_gate64, @function
+init_gate64:
+	movl	-12(%rsp), %edx			/* [S+4]: the caller's edx */
+	leaq	-16(%rsp), %rsp			/* esp = S, as on the 32-bit path */
+	ljmpl	*init_gate_far(%rip)		/* to init_gate_done in compat mode, CS __USER32_CS */
+	.size	init_gate64, . - init_gate64
+	.code32
+
+	.section .rodata
+	.align	4
+init_gate_far:
+	.long	init_gate_done
+	.word	0x23				/* Linux's __USER32_CS */
+
+/* The gate init_syscall6 calls (set by _start from AT_SYSINFO; the fallback is the local int $0x80). */
 	.data
 	.align	4
 	.globl	init_sysinfo
+	.type	init_sysinfo, @object
 init_sysinfo:
 	.long	init_int80
+	.size	init_sysinfo, 4
 
 	.section .note.GNU-stack, "", @progbits

@@ -40,6 +40,8 @@ void init_int80(void);
 #define NR_getdents64 220
 #define NR_exit_group 252
 #define NR_clock_gettime 265
+#define NR_clock_gettime64 403
+#define NR_clock_nanosleep_time64 407
 #define NR_finit_module 350
 
 #define E_NOENT 2
@@ -74,10 +76,16 @@ void init_int80(void);
 #define REBOOT_CMD_POWER_OFF 0x4321fedcu
 #define REBOOT_CMD_RESTART 0x01234567u
 
-/* struct timespec of the 32-bit calls (old_timespec32) */
+/* struct timespec of the 32-bit calls (old_timespec32; absent without CONFIG_COMPAT_32BIT_TIME) */
 struct init_timespec {
 	int32_t sec;
 	int32_t nsec;
+};
+
+/* struct __kernel_timespec of the time64 calls (Linux 5.1+) */
+struct init_timespec64 {
+	int64_t sec;
+	int64_t nsec;
 };
 
 /* struct new_utsname (include/uapi/linux/utsname.h) */
@@ -117,6 +125,14 @@ static inline long sys_reboot(uint32_t cmd)
 }
 static inline long sys_nanosleep(const struct init_timespec *req) { return SYS3(NR_nanosleep, req, 0, 0); }
 static inline long sys_clock_gettime(int clk, struct init_timespec *ts) { return SYS3(NR_clock_gettime, clk, ts, 0); }
+static inline long sys_clock_gettime64(int clk, struct init_timespec64 *ts)
+{
+	return SYS3(NR_clock_gettime64, clk, ts, 0);
+}
+static inline long sys_clock_nanosleep64(int clk, const struct init_timespec64 *req)
+{
+	return SYS6(NR_clock_nanosleep_time64, clk, 0, req, 0, 0, 0);
+}
 static inline long sys_finit_module(int fd, const char *params, int flags)
 {
 	return SYS3(NR_finit_module, fd, params, flags);
