@@ -681,6 +681,93 @@ static int init_param_flag(const char *key)
 	return v && init_flag_value(v);
 }
 
+/*
+ * Can a libc program run here? Fork a child that runs `/bin/sh -c "exit 0"` and check it exits with 0. On a
+ * software KVM such as kvm_pvm (shared/reference/platform.md) glibc's `int $0x80` arrives as #UD and the child
+ * dies of SIGILL; on hardware it works. Bounded: the parent waits for the child, which cannot block.
+ */
+static int init_shell_works(char **envp)
+{
+	static char *const probe_argv[] = { "/bin/sh", "-c", "exit 0", NULL };
+	int status = -1;
+	long pid = sys_fork();
+
+	if (pid == 0) {
+		sys_execve("/bin/sh", probe_argv, envp);
+		sys_exit(127);
+	}
+	if (pid < 0) {
+		pr(P "fork: %ld\n", pid);
+		return 0;
+	}
+	if (sys_waitpid(pid, &status, 0) != pid)
+		return 0;
+	if (status != 0)
+		pr(P "/bin/sh cannot run here (status 0x%x: its libc's system calls fail on this platform)\n",
+		   (unsigned int)status);
+	return status == 0;
+}
+
+/*
+ * The built-in shell: one command per line on the console, words separated by spaces. The verbs of
+ * openhv.run (ls cat readlink write mount sync sleep echo uptime) plus help, poweroff and reboot. Used where
+ * /bin/sh cannot run (see init_shell_works), so the default guest still ends at a prompt.
+ */
+static void init_shell(void)
+{
+	static char line[VALUE_MAX];
+
+	pr(P "built-in shell; 'help' lists the commands\n");
+	for (;;) {
+		size_t n = 0;
+		long r;
+
+		pr("openhv-init# ");
+		while (n + 1 < sizeof(line)) {
+			r = sys_read(0, &line[n], 1);
+			if (r <= 0) {
+				if (r == 0 || n == 0)
+					init_sleep_ms(1000); /* no console input (yet) */
+				break;
+			}
+			if (line[n] == '\n' || line[n] == '\r')
+				break;
+			n++;
+		}
+		line[n] = '\0';
+		if (n == 0)
+			continue;
+		if (init_streq(line, "help")) {
+			pr("ls DIR | cat FILE | readlink PATH | write FILE TEXT | mount DEV DIR FSTYPE | sync | "
+			   "sleep SECONDS | echo TEXT | uptime | poweroff | reboot\n");
+			continue;
+		}
+		if (init_streq(line, "poweroff") || init_streq(line, "reboot")) {
+			sys_sync();
+			r = sys_reboot(line[0] == 'p' ? REBOOT_CMD_POWER_OFF : REBOOT_CMD_RESTART);
+			pr(P "reboot() failed: %ld\n", r);
+			continue;
+		}
+		/* "verb args" -> the "verb:args" form of openhv.run: the first space always; for write the next one
+		 * (FILE TEXT), for mount every one (DEV DIR FSTYPE); echo keeps its text as typed. */
+		{
+			char *sp = line;
+			int colons;
+
+			while (*sp && *sp != ' ')
+				sp++;
+			colons = !memcmp(line, "mount ", 6) ? 3 : !memcmp(line, "write ", 6) ? 2 : 1;
+			for (char *c = sp; *c && colons > 0; c++) {
+				if (*c == ' ') {
+					*c = ':';
+					colons--;
+				}
+			}
+		}
+		init_run_one(line);
+	}
+}
+
 static void init_finish(char **envp)
 {
 	static char *const sh_argv[] = { "/bin/sh", NULL };
@@ -700,11 +787,17 @@ static void init_finish(char **envp)
 			pr(P "would start /bin/sh\n");
 			return;
 		}
-		pr(P "starting /bin/sh\n");
-		r = sys_execve("/bin/sh", sh_argv, envp);
-		pr(P "execve /bin/sh failed: %ld\n", r);
+		pr(P "%u system calls so far came back through the 64-bit return stub\n", init_gate64_count);
+		if (init_shell_works(envp)) {
+			pr(P "starting /bin/sh\n");
+			r = sys_execve("/bin/sh", sh_argv, envp);
+			pr(P "execve /bin/sh failed: %ld\n", r);
+		}
+		init_shell();
 	} else if (g_dry) {
 		return;
+	} else if (!shell || init_flag_value(shell)) {
+		init_shell();
 	}
 	pr(P "nothing left to do; sleeping\n");
 	for (;;)

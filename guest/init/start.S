@@ -96,21 +96,37 @@ init_gate_done:
 	ret
 	.size	init_syscall6, . - init_syscall6
 
-/* Reached in 64-bit mode (CS 0x33) only on the broken-sysretl path, with rsp = S + 16. */
+/*
+ * Reached in 64-bit mode (CS 0x33) only on the broken-sysretl path, with rsp = S + 16. Back to compat mode with an
+ * iretq frame (SS 0x2b, RSP S, RFLAGS, CS 0x23, RIP init_gate_done): unlike a far jump it also reloads SS, whose
+ * descriptor the broken sysretl may leave stale. Counts its uses in init_gate64_count (reported by init).
+ */
 	.code64
 	.type	init_gate64, @function
 init_gate64:
 	movl	-12(%rsp), %edx			/* [S+4]: the caller's edx */
-	leaq	-16(%rsp), %rsp			/* esp = S, as on the 32-bit path */
-	ljmpl	*init_gate_far(%rip)		/* to init_gate_done in compat mode, CS __USER32_CS */
+	leaq	-16(%rsp), %rsp			/* rsp = S */
+	incl	init_gate64_count(%rip)
+	pushq	$0x2b				/* SS: Linux's __USER_DS */
+	pushq	%rsp				/* RSP: S - 8 ... */
+	addq	$8, (%rsp)			/* ... + 8 = S */
+	pushfq
+	pushq	$0x23				/* CS: Linux's __USER32_CS */
+	pushq	init_gate_ret64(%rip)		/* RIP (an ELF32 object cannot hold pushq $symbol) */
+	iretq
 	.size	init_gate64, . - init_gate64
 	.code32
 
 	.section .rodata
+	.align	8
+init_gate_ret64:
+	.long	init_gate_done, 0
+
+	.data
 	.align	4
-init_gate_far:
-	.long	init_gate_done
-	.word	0x23				/* Linux's __USER32_CS */
+	.globl	init_gate64_count
+init_gate64_count:
+	.long	0
 
 /* The gate init_syscall6 calls (set by _start from AT_SYSINFO; the fallback is the local int $0x80). */
 	.data

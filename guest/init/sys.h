@@ -13,12 +13,16 @@
 long init_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 /* The gate init_syscall6 calls: AT_SYSINFO if the kernel passed it, else init_int80. */
 extern void (*init_sysinfo)(void);
+/* How many system calls came back through the 64-bit return stub (start.S: the platform's broken sysretl). */
+extern unsigned int init_gate64_count;
 void init_int80(void);
 
 #define NR_exit 1
+#define NR_fork 2
 #define NR_read 3
 #define NR_write 4
 #define NR_open 5
+#define NR_waitpid 7
 #define NR_close 6
 #define NR_execve 11
 #define NR_getpid 20
@@ -109,6 +113,9 @@ static inline long sys_readlink(const char *path, char *buf, size_t n) { return 
 static inline long sys_uname(struct init_utsname *u) { return SYS3(NR_uname, u, 0, 0); }
 static inline long sys_sync(void) { return SYS3(NR_sync, 0, 0, 0); }
 static inline long sys_pause(void) { return SYS3(NR_pause, 0, 0, 0); }
+static inline long sys_fork(void) { return SYS3(NR_fork, 0, 0, 0); }
+static inline long sys_waitpid(long pid, int *status, int options) { return SYS3(NR_waitpid, pid, status, options); }
+static inline void sys_exit(int code) { SYS3(NR_exit, code, 0, 0); }
 static inline long sys_getdents64(int fd, void *buf, size_t n) { return SYS3(NR_getdents64, fd, buf, n); }
 static inline long sys_fstat64(int fd, void *st) { return SYS3(NR_fstat64, fd, st, 0); }
 static inline long sys_execve(const char *path, char *const *argv, char *const *envp)
