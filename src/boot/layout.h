@@ -18,6 +18,7 @@
 #define LAYOUT_LOW_RAM_END 0x9fc00ull         /* conventional RAM below the EBDA */
 #define LAYOUT_ACPI_GPA 0xe0000ull            /* ACPI tables: RSDP first (legacy scan range), 128 KiB */
 #define LAYOUT_ACPI_SIZE 0x20000ull
+#define LAYOUT_RESET_VECTOR_GPA 0xffff0ull    /* F000:FFF0, where a real-mode restart jumps: see worker/vm.c */
 #define LAYOUT_KERNEL_MIN_GPA 0x100000ull     /* kernels load at or above 1 MiB */
 #define LAYOUT_INITRD_MAX_GPA 0x3fffffffull   /* keep the initrd below 1 GiB (bzImage initrd_addr_max default) */
 

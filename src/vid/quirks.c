@@ -55,13 +55,19 @@ void vid_quirks_cpuid_adjust(struct kvm_cpuid2 *cpuid)
  *   197 ABM (lzcnt).
  * Beyond 137/141/151/308 the set is the working one of platform.md; which of the rest are needed is not yet
  * measured (each probe is a multi-minute boot).
+ * Work that is ruinous when kernel code runs ~1000x slower (each measured on the stock Debian 6.1 kernel):
+ *   initcall_blacklist=ftrace_check_for_weak_functions (~7 min), cryptomgr.notests=1 (self-tests time out),
+ *   rodata=off: skips mark_rodata_ro(), whose CONFIG_DEBUG_WX page-table walk ran for minutes and, with 2 VPs,
+ *     ended in "Fatal exception in interrupt" (trade-off: kernel text and rodata stay writable; test platform only),
+ *   nowatchdog, rcupdate.rcu_cpu_stall_suppress=1: the soft-lockup and RCU-stall detectors fire on slowness here.
  */
 const char *vid_quirks_linux_cmdline(void)
 {
 	return "noxsave nofsgsbase "
 	       "clearcpuid=137,141,151,150,308,158,306,156,293,153,129,148,147,157,140,311,312,317,521,522,534,291,"
 	       "296,197 "
-	       "initcall_blacklist=ftrace_check_for_weak_functions cryptomgr.notests=1";
+	       "initcall_blacklist=ftrace_check_for_weak_functions cryptomgr.notests=1 "
+	       "rodata=off nowatchdog rcupdate.rcu_cpu_stall_suppress=1";
 }
 
 /* Fetch up to @len instruction bytes at the VP's CS:RIP through KVM_TRANSLATE and guest memory. */

@@ -500,6 +500,25 @@ static void vm_devices_destroy(struct vm *vm)
 		close(vm->console_out_fd);
 }
 
+/*
+ * The board has no firmware, but a guest may still jump to the BIOS reset vector F000:FFF0: Linux's
+ * machine_real_restart() (reboot=b, and the last resort of an emergency restart) does. A PC would reset; so does
+ * this: 16 bytes of real-mode code that write the ACPI reset register (mov dx, port; mov al, value; out dx, al;
+ * hlt; jmp $-1). Without it the CPU ran on through zeroed memory into an emulation failure.
+ */
+static int vm_reset_vector_install(struct vm *vm)
+{
+	const uint8_t stub[16] = {
+		0xba, LAYOUT_ACPI_RESET_PORT & 0xff, LAYOUT_ACPI_RESET_PORT >> 8, /* mov dx, LAYOUT_ACPI_RESET_PORT */
+		0xb0, LAYOUT_ACPI_RESET_VALUE,                                    /* mov al, LAYOUT_ACPI_RESET_VALUE */
+		0xee,                                                             /* out dx, al */
+		0xf4,                                                             /* hlt */
+		0xeb, 0xfd,                                                       /* jmp to the hlt */
+	};
+
+	return vid_memory_write(vm->mem, LAYOUT_RESET_VECTOR_GPA, stub, sizeof(stub));
+}
+
 /* The guest command line: the user's (or the default) plus the platform's switches when quirks are active. */
 static char *vm_cmdline_build(const struct vm *vm)
 {
@@ -544,6 +563,11 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 	ret = acpi_tables_build(vm.mem, &acfg, &bcfg.rsdp_gpa);
 	if (ret < 0) {
 		log_err("ACPI tables: %s", strerror(-ret));
+		goto out_devices;
+	}
+	ret = vm_reset_vector_install(&vm);
+	if (ret < 0) {
+		log_err("reset vector: %s", strerror(-ret));
 		goto out_devices;
 	}
 	cmdline = vm_cmdline_build(&vm);
