@@ -27,13 +27,21 @@ static uint64_t align_up64(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/* What one pass over a note segment found. */
+struct elf_notes {
+	bool has_pvh;
+	uint32_t pvh_entry;
+	bool linux_owner; /* a note owned by "Linux": the image is a Linux kernel */
+};
+
 /*
- * Look for the PVH entry note in the note segment [off, off + size) of @img. Returns true and the entry in
- * *@entry if a well-formed one was found; malformed note segments are ignored (logged), as they do not affect
- * the 64-bit entry.
+ * Walk the note segment [off, off + size) of @img: record the PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) and
+ * whether any note is owned by "Linux" (include/linux/elfnote.h; every x86 vmlinux has some). Malformed note
+ * segments end the walk (logged); they do not affect the 64-bit entry.
  */
-static bool elf_find_pvh_note(const uint8_t *img, uint64_t off, uint64_t size, uint64_t align, uint32_t *entry)
+static void elf_scan_notes(const uint8_t *img, uint64_t off, uint64_t size, uint64_t align, struct elf_notes *out)
 {
+	static const char linux_name[] = "Linux";
 	uint64_t pos = 0;
 
 	while (size - pos >= sizeof(Elf64_Nhdr)) {
@@ -47,29 +55,31 @@ static bool elf_find_pvh_note(const uint8_t *img, uint64_t off, uint64_t size, u
 		if (desc_off > size || !range_in(desc_off, nh.n_descsz, size)) {
 			log_warn("malformed ELF note at offset %#" PRIx64 ": ignoring the rest of the note segment",
 				 off + pos);
-			return false;
+			return;
 		}
-		if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == sizeof(XEN_ELFNOTE_NAME) &&
+		if (nh.n_namesz == sizeof(linux_name) &&
+		    memcmp(img + off + name_off, linux_name, sizeof(linux_name)) == 0)
+			out->linux_owner = true;
+		if (!out->has_pvh && nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == sizeof(XEN_ELFNOTE_NAME) &&
 		    memcmp(img + off + name_off, XEN_ELFNOTE_NAME, sizeof(XEN_ELFNOTE_NAME)) == 0) {
 			uint64_t v = 0;
 
 			/* Linux emits it as .long in newer and _ASM_PTR (8 bytes) in older x86-64 kernels. */
-			if (nh.n_descsz == 4 || nh.n_descsz == 8) {
+			if ((nh.n_descsz == 4 || nh.n_descsz == 8)) {
 				memcpy(&v, img + off + desc_off, nh.n_descsz); /* little-endian host */
 				if (v <= UINT32_MAX) {
-					*entry = (uint32_t)v;
-					return true;
+					out->has_pvh = true;
+					out->pvh_entry = (uint32_t)v;
 				}
 			}
-			log_warn("PVH entry note with bad descriptor (%u bytes, value %#" PRIx64 "): ignored",
-				 nh.n_descsz, v);
-			return false;
+			if (!out->has_pvh)
+				log_warn("PVH entry note with bad descriptor (%u bytes, value %#" PRIx64 "): ignored",
+					 nh.n_descsz, v);
 		}
 		if (next >= size)
 			break;
 		pos = next;
 	}
-	return false;
 }
 
 /* Address @a inside [base, base + size)? (no overflow) */
@@ -177,8 +187,9 @@ int boot_elf_parse(struct vid_memory *mem, const uint8_t *img, size_t len, struc
 		}
 	}
 
-	/* PVH entry: from a PT_NOTE; it must point into loaded memory. */
-	for (unsigned i = 0; i < eh.e_phnum && !info->has_pvh; i++) {
+	/* Notes: the PVH entry (it must point into loaded memory) and whether this is a Linux kernel. */
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		struct elf_notes notes = { .has_pvh = false };
 		Elf64_Phdr ph;
 		uint32_t entry;
 
@@ -189,8 +200,12 @@ int boot_elf_parse(struct vid_memory *mem, const uint8_t *img, size_t len, struc
 			log_warn("kernel: PT_NOTE %u outside the image: ignored", i);
 			continue;
 		}
-		if (!elf_find_pvh_note(img, ph.p_offset, ph.p_filesz, ph.p_align == 8 ? 8 : 4, &entry))
+		elf_scan_notes(img, ph.p_offset, ph.p_filesz, ph.p_align == 8 ? 8 : 4, &notes);
+		if (notes.linux_owner)
+			info->is_linux = true;
+		if (!notes.has_pvh || info->has_pvh)
 			continue;
+		entry = notes.pvh_entry;
 		for (unsigned j = 0; j < eh.e_phnum; j++) {
 			Elf64_Phdr l;
 

@@ -25,6 +25,7 @@ struct boot_elf_info {
 	uint64_t entry64;    /* physical address of e_entry: the 64-bit entry (startup_64 of a vmlinux) */
 	bool has_pvh;        /* a valid "Xen" XEN_ELFNOTE_PHYS32_ENTRY note inside a PT_LOAD */
 	uint32_t pvh_entry;  /* its 32-bit physical entry */
+	bool is_linux;       /* has a note owned by "Linux": a Linux vmlinux, whose e_entry is startup_64 */
 	uint64_t start, end; /* lowest p_paddr and highest p_paddr + p_memsz over the PT_LOADs */
 };
 

@@ -183,8 +183,14 @@ static int kernel_load_elf(struct vid_memory *mem, const struct boot_linux_confi
 		return -ENOEXEC;
 	}
 	kind = cfg->entry;
+	/*
+	 * AUTO: a Linux vmlinux takes the 64-bit boot protocol, measured slightly faster than PVH on the software
+	 * KVM (lean kernel to power-off: 40.58 M vs 40.79 M interpreted instructions; PVH's 32-bit entry code builds
+	 * page tables first). Other ELF images with the PVH note (micro-guests, whose e_entry is 32-bit code) take
+	 * PVH; the rest the 64-bit entry.
+	 */
 	if (kind == BOOT_ENTRY_AUTO)
-		kind = ei.has_pvh ? BOOT_ENTRY_PVH : BOOT_ENTRY_LINUX64;
+		kind = ei.has_pvh && !(ei.is_linux && ei.has_entry64) ? BOOT_ENTRY_PVH : BOOT_ENTRY_LINUX64;
 	if (kind == BOOT_ENTRY_PVH && !ei.has_pvh) {
 		log_err("kernel: PVH entry requested but the ELF has no XEN_ELFNOTE_PHYS32_ENTRY note");
 		return -EOPNOTSUPP;
