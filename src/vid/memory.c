@@ -112,41 +112,42 @@ void *vid_memory_ptr(struct vid_memory *mem, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-int vid_memory_read(struct vid_memory *mem, uint64_t gpa, void *buf, size_t len)
+/* Host pointer for [gpa, gpa + len) in *@p (NULL for len 0); 0, or -EFAULT if the range is not all RAM. */
+static int vid_memory_span(struct vid_memory *mem, uint64_t gpa, size_t len, uint8_t **p)
 {
-	void *p;
-
+	*p = NULL;
 	if (len == 0)
 		return 0;
-	p = vid_memory_ptr(mem, gpa, len);
-	if (!p)
-		return -EFAULT;
-	memcpy(buf, p, len);
-	return 0;
+	*p = vid_memory_ptr(mem, gpa, len);
+	return *p ? 0 : -EFAULT;
+}
+
+int vid_memory_read(struct vid_memory *mem, uint64_t gpa, void *buf, size_t len)
+{
+	uint8_t *p;
+	int ret = vid_memory_span(mem, gpa, len, &p);
+
+	if (p)
+		memcpy(buf, p, len);
+	return ret;
 }
 
 int vid_memory_write(struct vid_memory *mem, uint64_t gpa, const void *buf, size_t len)
 {
-	void *p;
+	uint8_t *p;
+	int ret = vid_memory_span(mem, gpa, len, &p);
 
-	if (len == 0)
-		return 0;
-	p = vid_memory_ptr(mem, gpa, len);
-	if (!p)
-		return -EFAULT;
-	memcpy(p, buf, len);
-	return 0;
+	if (p)
+		memcpy(p, buf, len);
+	return ret;
 }
 
 int vid_memory_zero(struct vid_memory *mem, uint64_t gpa, size_t len)
 {
-	void *p;
+	uint8_t *p;
+	int ret = vid_memory_span(mem, gpa, len, &p);
 
-	if (len == 0)
-		return 0;
-	p = vid_memory_ptr(mem, gpa, len);
-	if (!p)
-		return -EFAULT;
-	memset(p, 0, len);
-	return 0;
+	if (p)
+		memset(p, 0, len);
+	return ret;
 }

@@ -39,6 +39,14 @@ expect i8042_reset   0 'guest reset'               ''                     -- --k
 expect uart_console  0 ''                          'g_board: hello on COM1' -- --kernel "$G/g_board.elf" --cmdline uart
 expect timeout       5 'timeout'                   ''                     -- --kernel "$G/g_basic.elf" --testdev --cmdline hang --timeout 2
 expect smp_4vps      0 ''                          ''                     -- --kernel "$G/g_smp.elf" --testdev --cpus 4
+# The platform quirks are what make a software KVM usable: with them the emulator-rejected instructions work;
+# with --no-quirks they stop the VM there (status 1, a readable reason), while hardware KVM runs them natively.
+expect quirks_on     0 ''                          ''                     -- --kernel "$G/g_quirks.elf" --testdev
+if [ -e /sys/module/kvm_pvm ]; then
+	expect quirks_off 1 'instruction emulation failed' '' -- --kernel "$G/g_quirks.elf" --testdev --no-quirks
+else
+	expect quirks_off 0 ''                        ''                     -- --kernel "$G/g_quirks.elf" --testdev --no-quirks
+fi
 expect no_kernel     1 'cannot load kernel'        ''                     -- --kernel "$tmp/missing"
 expect usage         2 'needs --kernel'            ''                     --
 expect bad_memory    2 'memory'                    ''                     -- --kernel "$G/g_basic.elf" --memory 12Q
