@@ -13,6 +13,9 @@ e2e_boot lean-2vp -- --kernel "$LEAN_VMLINUX" --initrd "$E2E_DIR/lean-initrd.cpi
 	--cmdline "console=ttyS0 panic=-1 openhv.run=echo:e2e-lean;cat:/proc/cpuinfo openhv.poweroff=1"
 e2e_expect "kernel started" 'Linux version 6\.1\.'
 e2e_expect "ACPI tables found" 'ACPI: RSDP 0x00000000000E0000'
+e2e_expect "COM1 probed as a 16550A" 'ttyS0 at I/O 0x3f8 .* is a 16550A'
+e2e_expect "i8042 found through ACPI" 'i8042: PNP: PS/2 Controller \[PNP0303'
+e2e_expect "RTC gave the host's date" "rtc_cmos .*: setting system clock to $(date -u +%Y-%m-)"
 e2e_expect "both VPs up" 'smp: Brought up 1 node, 2 CPUs'
 e2e_expect "init reached" 'OPENHV: init reached'
 e2e_expect "init ran its commands" 'e2e-lean'
