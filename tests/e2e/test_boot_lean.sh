@@ -18,7 +18,7 @@ e2e_expect "i8042 found through ACPI" 'i8042: PNP: PS/2 Controller \[PNP0303'
 e2e_expect "RTC gave the host's date" "rtc_cmos .*: setting system clock to $(date -u +%Y-%m-)"
 e2e_expect "both VPs up" 'smp: Brought up 1 node, 2 CPUs'
 e2e_expect "init reached" 'OPENHV: init reached'
-e2e_expect "init ran its commands" 'e2e-lean'
+e2e_expect "init ran its commands" '^openhv-init: echo: e2e-lean'
 e2e_expect "clean power-off" 'reboot: Power down'
 e2e_expect_not "no panic" 'Kernel panic|Attempted to kill init'
 e2e_expect_status 0
