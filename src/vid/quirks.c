@@ -268,8 +268,29 @@ out:
 	return ret;
 }
 
+/*
+ * Did the guest change the instruction under us? KVM reports the bytes it failed on (KVM_CAP_EXIT_ON_EMULATION_
+ * FAILURE); if memory now holds something else, another VP patched the code in between: Linux's text_poke_bp()
+ * writes an int3 first, then the new instruction, then replaces the int3. The right action is to run it again.
+ */
+static bool vid_quirks_code_changed(const struct kvm_run *run, const uint8_t *now, int n)
+{
+	unsigned len;
+
+	if (!(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+		return false;
+	len = run->emulation_failure.insn_size;
+	if (len == 0 || len > sizeof(run->emulation_failure.insn_bytes))
+		return false;
+	if (len > (unsigned)n)
+		len = (unsigned)n;
+	return memcmp(run->emulation_failure.insn_bytes, now, len) != 0;
+}
+
 int vid_quirks_emulation_failure(struct vid_vp *vp, struct kvm_run *run)
 {
+	static __thread uint64_t retry_rip;
+	static __thread unsigned retries;
 	struct kvm_regs regs;
 	uint8_t insn[15];
 	int n;
@@ -277,6 +298,18 @@ int vid_quirks_emulation_failure(struct vid_vp *vp, struct kvm_run *run)
 	n = vid_quirks_fetch(vp, insn, sizeof(insn), &regs);
 	if (n <= 0)
 		return n < 0 ? n : -EFAULT;
+	if (vid_quirks_code_changed(run, insn, n)) {
+		/* Bounded: code that keeps changing under one RIP is not a patch in progress. */
+		if (regs.rip != retry_rip) {
+			retry_rip = regs.rip;
+			retries = 0;
+		}
+		if (++retries <= 1000) {
+			log_dbg("VP%u: code at %llx changed during emulation (text patching): retrying", vid_vp_index(vp),
+				regs.rip);
+			return 0;
+		}
+	}
 
 	switch (insn[0]) {
 	case 0xcc: { /* int3: trap-like #BP, so the saved RIP is the byte after it */

@@ -4,7 +4,8 @@
  *
  * Today that is kvm_pvm, a software KVM that interprets guest kernel code (shared/reference/platform.md):
  *   - CPUID: hide what KVM_SET_CPUID2 can hide and the emulator cannot execute (CX16 -> no cmpxchg16b).
- *   - Emulation failures (KVM_EXIT_INTERNAL_ERROR, KVM_INTERNAL_ERROR_EMULATION): int3 -> inject #BP after it;
+ *   - Emulation failures (KVM_EXIT_INTERNAL_ERROR, KVM_INTERNAL_ERROR_EMULATION): if the code changed since KVM
+ *     read it (another VP's text patching, Linux text_poke_bp), run it again; int3 -> inject #BP after it;
  *     fwait -> skip it; LDMXCSR/STMXCSR m32 -> done in userspace (KVM_GET/SET_XSAVE + the decoded memory operand,
  *     kernel_fpu_begin() runs LDMXCSR). Anything else stops the VM with a register dump.
  *   - Linux command-line switches for what CPUID cannot hide (noxsave, nofsgsbase, clearcpuid=...) and boot-time
