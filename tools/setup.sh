@@ -10,7 +10,7 @@ pkgs=(
 	acpica-tools                                   # iasl: tests disassemble our generated ACPI tables
 	liblzma-dev liblz4-dev libzstd-dev zlib1g-dev  # host-side bzImage payload decompression
 	linux-libc-dev                                 # <linux/kvm.h>
-	e2fsprogs cpio kmod xz-utils lz4 zstd busybox-static # guest images (tools/guest-images.sh)
+	e2fsprogs cpio kmod xz-utils lz4 zstd busybox-static python3 # guest images (guest-images.sh, mkinitramfs.sh)
 )
 [ "${OPENHV_SETUP_BENCH:-0}" = 1 ] && pkgs+=(qemu-system-x86 hyperfine)
 
