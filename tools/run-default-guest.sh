@@ -14,16 +14,17 @@ init=$build/guest/openhv-init
 eval "$("$here/guest-images.sh" stock)"
 cache=$(dirname "$STOCK_VMLINUX")
 busybox=$(find "${OPENHV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openhv}/busybox" -path '*/bin/busybox' -type f | head -n 1)
-initrd=$cache/default-initrd-$(sha256sum "$init" | cut -c1-12).cpio
+initrd=$cache/default-initrd-$(cat "$init" "$here/mkinitramfs.sh" | sha256sum | cut -c1-12).cpio
 if [ ! -s "$initrd" ]; then
 	"$here/mkinitramfs.sh" --out "$initrd.tmp" --init "$init" --kernel-root "$cache/root" \
-		--modules hv_vmbus,hv_utils,hv_storvsc,hv_netvsc ${busybox:+--busybox "$busybox"} >&2
+		--modules hv_vmbus,hv_utils,hv_storvsc,hv_netvsc --strip-module-signatures \
+		${busybox:+--busybox "$busybox"} >&2
 	mv "$initrd.tmp" "$initrd"
 fi
 
 cat >&2 <<MSG
 openhv: booting the stock Debian kernel $STOCK_VERSION ($(nproc) host cores, ${OPENHV_CPUS:-2} VPs).
-openhv: on a software KVM (these machines) this takes about 20 minutes to reach /init; see README.md.
+openhv: on a software KVM (these machines) /init comes after about 7 (1 VP) to 15 (2 VPs) minutes; see README.md.
 openhv: Ctrl-A x quits; 'poweroff' at the guest's prompt ends the VM.
 MSG
 exec "$openhv" run --kernel "$STOCK_VMLINUX" --initrd "$initrd" --cpus "${OPENHV_CPUS:-2}" \
