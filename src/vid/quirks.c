@@ -61,7 +61,9 @@ void vid_quirks_cpuid_adjust(struct kvm_cpuid2 *cpuid)
  *   initcall_blacklist= init_kprobe_trace (105 s), cubictcp_register (103 s: the first BTF parse; TCP falls back
  *     to reno), slab_sysfs_init (45 s: no /sys/kernel/slab), crypto_kdf108_init (30 s self-test),
  *     load_system_certificate_list (16 s: module signatures then only taint), blake2s_mod_init (9 s self-test),
- *     init_encrypted (8 s: no encrypted keys), ipv6.disable=1 (11 s),
+ *     init_encrypted (8 s: no encrypted keys), ipv6.disable=1 (11 s), trace_eval_init (the trace-event enum
+ *     map update; queued on a workqueue, so with 2 VPs one VP ground through it for minutes while trace_eval_sync
+ *     held the other; trace format files then show enum names instead of values),
  *   rodata=off: skips mark_rodata_ro(), whose CONFIG_DEBUG_WX page-table walk ran for minutes and, with 2 VPs,
  *     ended in "Fatal exception in interrupt" (trade-off: kernel text and rodata stay writable; test platform only),
  *   nowatchdog, rcupdate.rcu_cpu_stall_suppress=1: the soft-lockup and RCU-stall detectors fire on slowness here.
@@ -72,7 +74,7 @@ const char *vid_quirks_linux_cmdline(void)
 	       "clearcpuid=137,141,151,150,308,158,306,156,293,153,129,148,147,157,140,311,312,317,521,522,534,291,"
 	       "296,197 "
 	       "initcall_blacklist=ftrace_check_for_weak_functions,init_kprobe_trace,cubictcp_register,slab_sysfs_init,"
-	       "crypto_kdf108_init,load_system_certificate_list,blake2s_mod_init,init_encrypted "
+	       "crypto_kdf108_init,load_system_certificate_list,blake2s_mod_init,init_encrypted,trace_eval_init "
 	       "cryptomgr.notests=1 ipv6.disable=1 "
 	       "rodata=off nowatchdog rcupdate.rcu_cpu_stall_suppress=1";
 }
