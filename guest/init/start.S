@@ -64,7 +64,7 @@ init_int80:
  * instructions then pop 8 bytes each. The frame below is valid for both: with S = esp at the call,
  *   32-bit: ebp <- [S-16], edx <- [S-12], ecx <- [S-8], ret <- [S-4] (our return address): back here, esp = S;
  *   64-bit: rbp <- [S-16..S-8), rdx <- [S-8..S), rcx <- [S..S+8) = ecx | edx << 32, ret <- [S+8..S+16) = the
- *           address of init_gate64, which restores edx and far-jumps back to 32-bit code at init_gate_done
+ *           address of init_gate64, which restores edx and returns with iretq to 32-bit code at init_gate_done
  *           with esp = S. Both paths meet there.
  */
 	.globl	init_syscall6
