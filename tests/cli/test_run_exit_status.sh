@@ -47,6 +47,8 @@ if [ -e /sys/module/kvm_pvm ]; then
 else
 	expect quirks_off 0 ''                        ''                     -- --kernel "$G/g_quirks.elf" --testdev --no-quirks
 fi
+# A hostile guest poking ports, MMIO and MSRs at random under the whole board: no crash, hang or internal error.
+expect hostile       0 ''                          ''                     -- --kernel "$G/g_hostile.elf" --testdev --cpus 2
 expect no_kernel     1 'cannot load kernel'        ''                     -- --kernel "$tmp/missing"
 expect usage         2 'needs --kernel'            ''                     --
 expect bad_memory    2 'memory'                    ''                     -- --kernel "$G/g_basic.elf" --memory 12Q
