@@ -1125,7 +1125,11 @@ static void *vid_vp_thread(void *arg)
 		if (!vid_vp_handle_exit(vp))
 			break;
 	}
+	/* Under the stop lock, so vid_partition_run() waiting on stop_cond cannot miss it. */
+	pthread_mutex_lock(&part->stop_lock);
 	atomic_store(&vp->in_thread, false);
+	pthread_cond_broadcast(&part->stop_cond);
+	pthread_mutex_unlock(&part->stop_lock);
 	return NULL;
 }
 
@@ -1214,16 +1218,29 @@ enum vid_stop_reason vid_partition_run(struct vid_partition *part)
 		pthread_cond_wait(&part->stop_cond, &part->stop_lock);
 	pthread_mutex_unlock(&part->stop_lock);
 
-	/* Keep kicking until every VP thread has left KVM_RUN (a kick can race with a VP re-entering it). */
+	/*
+	 * Kick until every VP thread has left KVM_RUN (a kick can race with a VP re-entering it). VP threads signal
+	 * stop_cond as they leave; the 1 ms timeout only bounds a lost race with the kick.
+	 */
 	for (unsigned i = 0; i < part->nvps; i++) {
 		struct vid_vp *vp = &part->vps[i];
 
 		if (!vp->thread_started)
 			continue;
+		pthread_mutex_lock(&part->stop_lock);
 		while (atomic_load(&vp->in_thread)) {
+			struct timespec deadline;
+
 			vid_partition_kick_all(part);
-			usleep(1000);
+			clock_gettime(CLOCK_REALTIME, &deadline);
+			deadline.tv_nsec += 1000000;
+			if (deadline.tv_nsec >= 1000000000) {
+				deadline.tv_sec++;
+				deadline.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&part->stop_cond, &part->stop_lock, &deadline);
 		}
+		pthread_mutex_unlock(&part->stop_lock);
 		pthread_join(vp->thread, NULL);
 		vp->thread_started = false;
 	}
