@@ -94,7 +94,8 @@ typedef int (*vid_msr_fn)(void *opaque, struct vid_vp *vp, uint32_t index, bool 
 
 /*
  * Register a handler for ports [port, port + count). Ranges must not overlap (-EEXIST). Call before
- * vid_partition_run(). Unclaimed ports read as all ones and ignore writes (as on a PC), logged rate-limited.
+ * vid_partition_run(). Unclaimed ports read as all ones and ignore writes (as on a PC), logged at debug level
+ * (Linux probes many absent ports); unclaimed MMIO does the same, logged rate-limited.
  */
 int vid_pio_register(struct vid_partition *part, uint16_t port, uint32_t count, vid_pio_fn fn, void *opaque);
 
