@@ -31,6 +31,9 @@ static void cli_usage(FILE *f)
 		"      --entry KIND      boot entry: auto (PVH if the kernel has the note), pvh, linux64\n"
 		"      --quirks MODE     platform workarounds: auto (default: on for a software KVM), on, off\n"
 		"      --no-quirks       same as --quirks off\n"
+		"      --hv PROFILE      Hyper-V enlightenments offered to the guest: recommended (default: hypercalls,\n"
+		"                        SynIC, reference TSC page, crash MSRs), minimal (plain TSC clock), full\n"
+		"                        (+ synthetic timers), or off (no Hyper-V interface at all)\n"
 		"      --console KIND    stdio (default), pty (prints its path), none, or file:PATH (output only)\n"
 		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
 		"      --testdev         attach the micro-guest test device (ports 0xf40-0xf4f): a result of 0\n"
@@ -56,7 +59,9 @@ static int cli_run(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'p' },   { "entry", required_argument, NULL, 'E' },
 		{ "quirks", required_argument, NULL, 'Q' }, { "no-quirks", no_argument, NULL, 'q' },
 		{ "console", required_argument, NULL, 'C' }, { "timeout", required_argument, NULL, 'T' },
-		{ "testdev", no_argument, NULL, 't' },      { "profile", required_argument, NULL, 'P' },      { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ "testdev", no_argument, NULL, 't' },      { "profile", required_argument, NULL, 'P' },
+		{ "hv", required_argument, NULL, 'H' },     { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vm_config cfg;
@@ -111,6 +116,16 @@ static int cli_run(int argc, char **argv)
 			}
 			break;
 		case 'q': cfg.quirks = VID_QUIRKS_OFF; break;
+		case 'H':
+			if (!strcmp(optarg, "off"))
+				cfg.hv_off = true;
+			else if (hvi_profile_parse(optarg, &cfg.hv_profile) == 0)
+				cfg.hv_off = false;
+			else {
+				fprintf(stderr, "openhv: --hv: expected recommended, minimal, full or off\n");
+				return VM_EXIT_USAGE;
+			}
+			break;
 		case 'C':
 			if (!strcmp(optarg, "stdio"))
 				cfg.console = VM_CONSOLE_STDIO;

@@ -190,6 +190,18 @@ int vid_cpuid_set(struct vid_partition *part, uint32_t function, uint32_t index,
 	return 0;
 }
 
+void vid_cpuid_remove(struct vid_partition *part, uint32_t first, uint32_t last)
+{
+	struct kvm_cpuid2 *c = part->cpuid;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < c->nent; i++) {
+		if (c->entries[i].function < first || c->entries[i].function > last)
+			c->entries[n++] = c->entries[i];
+	}
+	c->nent = n;
+}
+
 const struct kvm_cpuid_entry2 *vid_cpuid_get(const struct vid_partition *part, uint32_t function, uint32_t index)
 {
 	return vid_cpuid_find(part->cpuid, function, index);
@@ -705,6 +717,39 @@ int vid_vp_set_sregs(struct vid_vp *vp, const struct kvm_sregs *sregs)
 	int ret = vid_ioctl(vp->fd, KVM_SET_SREGS, (void *)sregs);
 
 	return ret < 0 ? ret : 0;
+}
+
+int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa)
+{
+	struct kvm_translation t = { .linear_address = gva };
+	int ret = vid_ioctl(vp->fd, KVM_TRANSLATE, &t);
+
+	if (ret < 0)
+		return ret;
+	if (!t.valid)
+		return -EFAULT;
+	*gpa = t.physical_address;
+	return 0;
+}
+
+int vid_vp_get_msr(struct vid_vp *vp, uint32_t index, uint64_t *value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entry;
+	} m;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.entry.index = index;
+	ret = vid_ioctl(vp->fd, KVM_GET_MSRS, &m);
+	if (ret < 0)
+		return ret;
+	if (ret != 1)
+		return -EINVAL;
+	*value = m.entry.data;
+	return 0;
 }
 
 static struct kvm_segment vid_flat_segment(uint16_t selector, uint8_t type, bool code64)

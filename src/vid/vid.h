@@ -118,6 +118,9 @@ int vid_msr_register(struct vid_partition *part, uint32_t index, uint32_t count,
 int vid_cpuid_set(struct vid_partition *part, uint32_t function, uint32_t index, uint32_t flags, uint32_t eax,
 		  uint32_t ebx, uint32_t ecx, uint32_t edx);
 
+/* Remove every entry whose function is in [@first, @last] (e.g. KVM's own 0x40000000 signature leaves). Before run. */
+void vid_cpuid_remove(struct vid_partition *part, uint32_t first, uint32_t last);
+
 /* Look up the entry the VPs will get; NULL if absent. Valid until the next vid_cpuid_set(). */
 const struct kvm_cpuid_entry2 *vid_cpuid_get(const struct vid_partition *part, uint32_t function, uint32_t index);
 
@@ -157,6 +160,13 @@ int vid_vp_get_regs(struct vid_vp *vp, struct kvm_regs *regs);
 int vid_vp_set_regs(struct vid_vp *vp, const struct kvm_regs *regs);
 int vid_vp_get_sregs(struct vid_vp *vp, struct kvm_sregs *sregs);
 int vid_vp_set_sregs(struct vid_vp *vp, const struct kvm_sregs *sregs);
+
+/* Translate guest virtual address @gva with the VP's current paging (KVM_TRANSLATE). Same threading rule.
+ * 0 and *@gpa; -EFAULT if unmapped; -errno. */
+int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa);
+
+/* Read MSR @index of the VP as KVM holds it (KVM_GET_MSRS), e.g. IA32_TSC. Same threading rule. 0 or -errno. */
+int vid_vp_get_msr(struct vid_vp *vp, uint32_t index, uint64_t *value);
 
 /*
  * Put VP @vp into the x86 32-bit protected-mode state of the PVH boot ABI (xen/include/public/arch-x86/

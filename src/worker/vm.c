@@ -39,6 +39,7 @@ struct vm {
 	const struct vm_config *cfg;
 	struct vid_memory *mem;
 	struct vid_partition *part;
+	struct hvi_partition *hv;
 	struct vdev_uart *uart;
 	struct vdev_rtc *rtc;
 	struct vdev_i8042 *i8042;
@@ -557,6 +558,16 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 			ret == -ENOENT || ret == -EACCES ? " (is /dev/kvm there and accessible?)" : "");
 		goto out_mem;
 	}
+	if (!cfg->hv_off) {
+		struct hvi_config hcfg = { .profile = cfg->hv_profile, .memory = vm.mem, .vp_count = cfg->cpus,
+					   .partition = vm.part };
+
+		ret = hvi_partition_create(&hcfg, &vm.hv);
+		if (ret < 0) {
+			log_err("cannot create the Hyper-V interface: %s", strerror(-ret));
+			goto out_part;
+		}
+	}
 	ret = vm_devices_create(&vm);
 	if (ret < 0)
 		goto out_part;
@@ -627,6 +638,7 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 out_devices:
 	vm_devices_destroy(&vm);
 out_part:
+	hvi_partition_destroy(vm.hv); /* first: its timer thread injects into the partition */
 	vid_partition_destroy(vm.part);
 out_mem:
 	vid_memory_destroy(vm.mem);

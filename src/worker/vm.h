@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "boot/linux.h"
+#include "hv/hv.h"
 #include "vid/vid.h"
 
 /* Exit statuses of `openhv run` (also documented in its --help). */
@@ -36,6 +37,8 @@ struct vm_config {
 	uint64_t memory_bytes;   /* guest RAM, bytes */
 	unsigned cpus;           /* VPs, 1..VID_MAX_VPS */
 	enum vid_quirks_mode quirks;
+	enum hvi_profile hv_profile; /* Hyper-V enlightenments offered (hv/hv.h); default recommended */
+	bool hv_off;             /* no Hyper-V interface: KVM's own CPUID leaves stay */
 	enum boot_entry_kind entry;
 	enum vm_console_kind console;
 	const char *console_path; /* VM_CONSOLE_FILE: the file */
