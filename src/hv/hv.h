@@ -197,6 +197,8 @@ struct hvi_stats {
 	uint64_t eoms;                /* EOM writes */
 	uint64_t events_signalled;    /* hvi_synic_signal_event calls that raised the SINT */
 	uint64_t stimer_expirations;
+	uint64_t page_exits;          /* exits from the hypercall page's OUTs handled in userspace */
+	uint64_t page_exit_ns;        /* host time spent handling them, register ioctls included (ns) */
 };
 void hvi_partition_stats(struct hvi_partition *hv, struct hvi_stats *out);
 

@@ -46,7 +46,8 @@ struct hvi_vp {
 	struct hvi_sint_queue queue[HV_SYNIC_SINT_COUNT];
 	struct hvi_stimer stimer[HV_SYNIC_STIMER_COUNT];
 	/* last RIP page seen to map the hypercall page (hypercall.c), so the check needs no KVM_TRANSLATE */
-	uint64_t page_rip, page_cr3, page_gpa;
+	uint64_t page_rip, page_gpa;
+	bool page_user;
 };
 
 enum hvi_conn_kind { HVI_CONN_FREE = 0, HVI_CONN_MESSAGE, HVI_CONN_EVENT };
@@ -98,7 +99,8 @@ struct hvi_partition {
 
 	struct {
 		_Atomic uint64_t hypercalls, post_messages, signal_events_slow, messages_delivered, messages_queued,
-			eoms, events_signalled, stimer_expirations;
+			eoms, events_signalled, stimer_expirations,
+			page_exits, page_exit_ns;
 	} stats;
 };
 

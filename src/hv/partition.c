@@ -388,6 +388,8 @@ void hvi_partition_stats(struct hvi_partition *hv, struct hvi_stats *out)
 	out->eoms = atomic_load(&hv->stats.eoms);
 	out->events_signalled = atomic_load(&hv->stats.events_signalled);
 	out->stimer_expirations = atomic_load(&hv->stats.stimer_expirations);
+	out->page_exits = atomic_load(&hv->stats.page_exits);
+	out->page_exit_ns = atomic_load(&hv->stats.page_exit_ns);
 }
 
 int hvi_partition_create(const struct hvi_config *cfg, struct hvi_partition **out)

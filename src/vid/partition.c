@@ -719,7 +719,7 @@ int vid_vp_set_sregs(struct vid_vp *vp, const struct kvm_sregs *sregs)
 	return ret < 0 ? ret : 0;
 }
 
-int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa)
+int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa, bool *user)
 {
 	struct kvm_translation t = { .linear_address = gva };
 	int ret = vid_ioctl(vp->fd, KVM_TRANSLATE, &t);
@@ -729,6 +729,8 @@ int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa)
 	if (!t.valid)
 		return -EFAULT;
 	*gpa = t.physical_address;
+	if (user)
+		*user = t.usermode;
 	return 0;
 }
 

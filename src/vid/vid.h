@@ -161,9 +161,11 @@ int vid_vp_set_regs(struct vid_vp *vp, const struct kvm_regs *regs);
 int vid_vp_get_sregs(struct vid_vp *vp, struct kvm_sregs *sregs);
 int vid_vp_set_sregs(struct vid_vp *vp, const struct kvm_sregs *sregs);
 
-/* Translate guest virtual address @gva with the VP's current paging (KVM_TRANSLATE). Same threading rule.
- * 0 and *@gpa; -EFAULT if unmapped; -errno. */
-int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa);
+/*
+ * Translate guest virtual address @gva with the VP's current paging (KVM_TRANSLATE). Same threading rule.
+ * 0, *@gpa and (if @user is not NULL) whether the page is user-accessible; -EFAULT if unmapped; -errno.
+ */
+int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa, bool *user);
 
 /* Read MSR @index of the VP as KVM holds it (KVM_GET_MSRS), e.g. IA32_TSC. Same threading rule. 0 or -errno. */
 int vid_vp_get_msr(struct vid_vp *vp, uint32_t index, uint64_t *value);
