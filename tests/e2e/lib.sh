@@ -76,6 +76,17 @@ e2e_expect_not() {
 	fi
 }
 
+# e2e_expect_host DESCRIPTION EXTENDED-REGEX: openhv's own stderr (not the guest console) has a matching line.
+e2e_expect_host() {
+	local err=${E2E_LOG%.log}.err
+	if grep -qE "$2" "$err"; then
+		e2e_log "ok   $1: $(grep -m1 -E "$2" "$err" | cut -c1-150)"
+	else
+		e2e_log "FAIL $1: openhv printed no line matching /$2/"
+		e2e_fails=$((e2e_fails + 1))
+	fi
+}
+
 e2e_expect_status() {
 	if [ "$E2E_STATUS" = "$1" ]; then
 		e2e_log "ok   exit status $1"
