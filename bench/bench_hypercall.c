@@ -73,9 +73,14 @@ static int cmp_sample(const void *a, const void *b)
 }
 
 /* Median (by time) of RUNS runs of the guest in @mode with @n calls. */
+static void teardown(void *opaque, struct vid_partition *part)
+{
+	hvi_partition_stop(hv);
+}
+
 static struct sample run(enum mode mode, unsigned n)
 {
-	struct mg_harness_hooks hooks = { .setup = setup };
+	struct mg_harness_hooks hooks = { .setup = setup, .teardown = teardown };
 	struct sample s[RUNS];
 	char cmd[48];
 

@@ -36,10 +36,12 @@ struct hvi_partition;
 /*
  * Feature profile: which enlightenments the CPUID leaves offer (guest-core.md 1.4). MSRs of features a profile
  * does not offer raise #GP, as on Hyper-V.
- *  MINIMAL:     hypercalls, VP index, SynIC, frequency MSRs, invariant TSC (the guest uses the plain TSC);
- *  RECOMMENDED: + VP runtime, TIME_REF_COUNT, reference TSC page (the guest's clocksource), reset, crash MSRs;
- *  FULL:        + synthetic timers (message and direct mode). Not the default: each timer arm is an MSR exit to
- *               userspace, where KVM's in-kernel LAPIC TSC-deadline timer costs none.
+ *  MINIMAL:     hypercalls, VP index, SynIC, frequency MSRs, and TSC_INVARIANT (the guest keeps the plain TSC);
+ *  RECOMMENDED: hypercalls, VP index, SynIC, frequency MSRs, VP runtime, TIME_REF_COUNT, the reference TSC page
+ *               (the guest's clocksource: TSC_INVARIANT is not offered, or the plain TSC would win), reset, crash
+ *               MSRs;
+ *  FULL:        RECOMMENDED + synthetic timers (message and direct mode). Not the default: each timer arm is an
+ *               MSR exit to userspace, where KVM's in-kernel LAPIC TSC-deadline timer costs none.
  */
 enum hvi_profile {
 	HVI_PROFILE_RECOMMENDED = 0,
@@ -83,7 +85,13 @@ struct hvi_config {
  */
 int hvi_partition_create(const struct hvi_config *cfg, struct hvi_partition **out);
 
-/* Stop the timer thread and free everything. NULL is a no-op. Call after vid_partition_run() returned. */
+/*
+ * Stop the synthetic-timer thread: after return nothing of this module touches the partition or guest memory on
+ * its own. Call once vid_partition_run() returned, before the partition or the memory go away. Idempotent.
+ */
+void hvi_partition_stop(struct hvi_partition *hv);
+
+/* Stop (hvi_partition_stop) and free everything. NULL is a no-op. */
 void hvi_partition_destroy(struct hvi_partition *hv);
 
 /* ---- guest-facing entry points (the partition's exit handlers call these; tests call them directly) -------- */
@@ -139,10 +147,11 @@ int hvi_message_connection_register(struct hvi_partition *hv, uint32_t connectio
 				    void *opaque);
 
 /*
- * Register an event connection. With @fd >= 0 the guest's HvSignalEvent on flag 0 signals eventfd @fd through a
- * KVM ioeventfd (no exit to userspace; @fn may be NULL) and any other flag or a CPL-3 caller goes to @fn; with
- * @fd < 0 every signal calls @fn on the VP thread. Any thread, also while running. 0, -EINVAL, -EEXIST, -ENOSPC,
- * or the -errno of KVM_IOEVENTFD. Without a partition @fd is signalled from hvi_hypercall() itself.
+ * Register an event connection. With @fd >= 0 the guest's HvSignalEvent on flag 0 signals eventfd @fd (a fast call
+ * through a KVM ioeventfd, without an exit to userspace; a memory-form call from userspace), and other flags call
+ * @fn if set, else signal @fd too. With @fd < 0 every signal calls @fn on the VP thread. Any thread, also
+ * while running. 0, -EINVAL, -EEXIST, -ENOSPC, or the -errno of KVM_IOEVENTFD. The ioeventfd path cannot see who
+ * executed the OUT: a guest-user process the guest kernel gave I/O rights to that port could signal too.
  */
 int hvi_event_connection_register(struct hvi_partition *hv, uint32_t connection_id, hvi_event_fn fn, void *opaque,
 				  int fd);
@@ -191,7 +200,7 @@ void hvi_partition_crash(struct hvi_partition *hv, struct hvi_crash *out);
 struct hvi_stats {
 	uint64_t hypercalls;          /* hypercalls executed in userspace, all codes */
 	uint64_t post_messages;       /* HvPostMessage calls that reached a handler */
-	uint64_t signal_events_slow;  /* HvSignalEvent taken through userspace */
+	uint64_t signal_events_slow;  /* HvSignalEvent calls executed in userspace (not by an ioeventfd) */
 	uint64_t messages_delivered;  /* host -> guest messages written into a slot */
 	uint64_t messages_queued;     /* ... that had to wait for EOM first */
 	uint64_t eoms;                /* EOM writes */

@@ -22,8 +22,9 @@
  *
  * HvSignalEvent, the I/O hot path, thus meets a KVM ioeventfd matching the connection id (datamatch) and never
  * leaves the kernel; an id without an eventfd exits to userspace like any other hypercall. The stub uses only
- * registers Linux's hv_do_hypercall declares clobbered (RAX, RCX, RDX, R8-R11, flags). On the exit, RIP is left
- * at the OUT, which KVM completes on the next KVM_RUN.
+ * registers Linux's hv_do_hypercall declares clobbered (RAX, RCX, RDX, R8-R11, flags). On the exit userspace
+ * leaves RIP alone: hardware KVM reports it at the OUT and skips the OUT on the next KVM_RUN, kvm_pvm reports it
+ * already past the OUT.
  *
  * Errors become HV_STATUS values in exactly one place, hvi_status_from_errno().
  */
@@ -302,7 +303,9 @@ static uint16_t hvi_signal_event(struct hvi_partition *hv, uint32_t vp_index, co
 	c = hvi_conn_get(hv, id, HVI_CONN_EVENT);
 	if (!c)
 		return HV_STATUS_INVALID_CONNECTION_ID;
-	if (c->event_fn) {
+	atomic_fetch_add(&hv->stats.signal_events_slow, 1);
+	/* Flag 0 of a connection with an eventfd always goes to the eventfd, whichever path the signal took. */
+	if (c->event_fn && !(c->fd >= 0 && flag == 0)) {
 		cur = hvi_running_conn;
 		hvi_running_conn = c;
 		c->event_fn(c->opaque, vp_index, id, flag);
@@ -428,7 +431,6 @@ static int hvi_page_pio(void *opaque, struct vid_vp *vp, uint16_t port, bool is_
 		log_guest("VP%u: hypercall from CPL 3 denied", vid_vp_index(vp));
 		result = HV_STATUS_ACCESS_DENIED;
 	} else if (signal) {
-		atomic_fetch_add(&hv->stats.signal_events_slow, 1);
 		result = hvi_hypercall(hv, vid_vp_index(vp), HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, regs.rdx, 0);
 	} else {
 		result = hvi_hypercall(hv, vid_vp_index(vp), regs.rcx, regs.rdx, regs.r8);

@@ -218,8 +218,8 @@ static int hvi_partition_msr(struct hvi_partition *hv, struct hvi_vp *vp, uint32
 			break;
 		}
 		hv->guest_os_id = *value;
-		/* TLFS 3.13: clearing the guest OS id disables the hypercall page. */
-		if (!*value)
+		/* TLFS 3.13: clearing the guest OS id disables the hypercall page (unless the guest locked it). */
+		if (!*value && !(hv->hypercall_msr & HV_X64_MSR_HYPERCALL_LOCKED))
 			hv->hypercall_msr &= ~HV_X64_MSR_HYPERCALL_ENABLE;
 		break;
 	case HV_X64_MSR_HYPERCALL:
@@ -458,6 +458,12 @@ int hvi_partition_create(const struct hvi_config *cfg, struct hvi_partition **ou
 fail:
 	hvi_partition_destroy(hv);
 	return ret;
+}
+
+void hvi_partition_stop(struct hvi_partition *hv)
+{
+	if (hv)
+		hvi_stimer_stop(hv);
 }
 
 void hvi_partition_destroy(struct hvi_partition *hv)

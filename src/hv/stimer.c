@@ -6,8 +6,9 @@
  *
  * Semantics follow the TLFS and KVM's arch/x86/kvm/hyperv.c: writing COUNT re-enables a timer whose config has
  * AutoEnable; COUNT 0 disables it; a message-mode timer with SINTx 0 is disabled; a one-shot timer is disabled after
- * it fired; a periodic timer that fell behind skips the missed periods. An expiry message not yet consumed by the
- * guest is not doubled: later expiries of that timer coalesce until the slot took it.
+ * it fired; a periodic timer that fell behind skips the missed periods, and periods under 100 us are raised to
+ * 100 us. An expiry message not yet consumed by the guest is not doubled: later expiries of that timer coalesce
+ * until the slot took it.
  *
  * One thread per partition sleeps until the earliest armed expiry (CLOCK_MONOTONIC, converted from reference
  * time), fires what is due and sleeps again. It also re-offers queued SynIC messages every 10 ms while any wait,
@@ -27,6 +28,11 @@
 				 HV_STIMER_APICVECTOR_MASK | HV_STIMER_DIRECT_MODE | HV_STIMER_SINT_MASK)
 #define HVI_TIMER_IDLE_WAIT_NS 1000000000ull /* nothing armed: look again after 1 s */
 #define HVI_TIMER_RESCAN_NS 10000000ull      /* messages queued: re-offer them every 10 ms */
+/*
+ * Shortest period honoured (100 ns units): 100 us. A guest asking for less gets this, so a periodic timer cannot
+ * keep the timer thread spinning (Linux programs one-shot timers; Windows' shortest periodic tick is 0.5 ms).
+ */
+#define HVI_STIMER_MIN_PERIOD 1000ull
 
 void hvi_stimer_kick(struct hvi_partition *hv)
 {
@@ -45,7 +51,7 @@ static void hvi_stimer_arm(struct hvi_vp *vp, struct hvi_stimer *t)
 	if (!(t->config & HV_STIMER_ENABLE) || t->count == 0)
 		return;
 	if (t->config & HV_STIMER_PERIODIC)
-		t->expiry = now + t->count;
+		t->expiry = now + (t->count < HVI_STIMER_MIN_PERIOD ? HVI_STIMER_MIN_PERIOD : t->count);
 	else
 		t->expiry = t->count > now ? t->count : now; /* in the past: fire at once */
 	if (t->expiry == 0)
@@ -131,9 +137,11 @@ static void hvi_stimer_expire(struct hvi_vp *vp, unsigned n, uint64_t now)
 	}
 	(void)delivered;
 	if (t->config & HV_STIMER_PERIODIC) {
-		t->expiry += t->count;
+		uint64_t period = t->count < HVI_STIMER_MIN_PERIOD ? HVI_STIMER_MIN_PERIOD : t->count;
+
+		t->expiry += period;
 		if (t->expiry <= now)
-			t->expiry = now + t->count; /* fell behind: skip the missed periods */
+			t->expiry = now + period; /* fell behind: skip the missed periods */
 	} else {
 		t->expiry = 0;
 		t->config &= ~HV_STIMER_ENABLE;

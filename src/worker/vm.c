@@ -610,6 +610,7 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 	}
 
 	reason = vid_partition_run(vm.part);
+	hvi_partition_stop(vm.hv); /* no more stimer injections into a stopped partition */
 
 	vm_io_stop(&vm);
 	status = vm_exit_status_from_stop(reason);

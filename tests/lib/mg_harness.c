@@ -362,6 +362,8 @@ int mg_run(const char *name, unsigned vp_count, unsigned mem_mb, const char *cmd
 	ret = 0;
 
 out_part:
+	if (hooks && hooks->teardown)
+		hooks->teardown(hooks->opaque, part);
 	vid_partition_destroy(part);
 out_mem:
 	vid_memory_destroy(mem);

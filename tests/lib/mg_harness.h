@@ -56,6 +56,9 @@ struct mg_harness_hooks {
 	/* On a host thread of its own while the partition runs. Must return soon after atomic_load(@stopping)
 	 * becomes true (mg_sleep_ms() helps); joined before mg_run() returns. */
 	void (*thread)(void *opaque, struct vid_partition *part, atomic_bool *stopping);
+	/* After the run, before the partition and guest memory are destroyed (e.g. stop a timer thread that injects
+	 * into the partition: hvi_partition_stop()). On the caller's thread. */
+	void (*teardown)(void *opaque, struct vid_partition *part);
 	/* Watchdog in seconds; 0 = $OPENHV_MG_TIMEOUT or MG_DEFAULT_TIMEOUT_S. */
 	unsigned timeout_s;
 };

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/mg/mg_hv_detect.c - the Hyper-V CPUID leaves as a Linux 6.1 guest reads them, in each feature profile
+ * (hv/hv.h enum hvi_profile, guest-core.md 1.1-1.4), and the MSRs of optional features raising #GP exactly when
+ * the profile does not offer the feature. Guest: guest/tests/g_hv_detect.c.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mg_hv_common.h"
+
+/* Value positions (g_hv_detect.c). */
+enum {
+	V_HV_BIT, V_MAX_LEAF, V_EBX, V_ECX, V_EDX, V_INTERFACE, V_FEATURES, V_PRIVILEGES, V_MISC, V_HINTS, V_MAX_VPS,
+	V_KVM_BASE, V_GP, V_COUNT
+};
+
+#define DETECT_GP_TIME_REF_COUNT (1u << 0)
+#define DETECT_GP_REFERENCE_TSC (1u << 1)
+#define DETECT_GP_STIMER0_CONFIG (1u << 2)
+#define DETECT_GP_CRASH_CTL (1u << 3)
+#define DETECT_GP_TSC_FREQUENCY (1u << 4)
+#define DETECT_GP_SIMP (1u << 5)
+#define DETECT_GP_VP_RUNTIME (1u << 6)
+#define DETECT_GP_APIC_FREQUENCY (1u << 7)
+
+static void run_detect(enum hvi_profile profile, uint32_t *out)
+{
+	struct mg_hv t;
+	struct mg_harness_hooks hooks = { .opaque = &t, .setup = mg_hv_setup, .teardown = mg_hv_teardown };
+	struct mg_result res;
+	char name[64];
+
+	mg_hv_init(&t, profile, 1);
+	snprintf(name, sizeof(name), "g_hv_detect %s", hvi_profile_name(profile));
+	assert_int_equal(mg_run("g_hv_detect", 1, 32, NULL, &hooks, &res), 0);
+	mg_result_print(name, &res);
+	mg_hv_fini(&t);
+	assert_true(mg_result_is(&res, 0));
+	assert_int_equal(res.nvalues, V_COUNT);
+	memcpy(out, res.values, V_COUNT * sizeof(uint32_t));
+
+	/* Linux 6.1 detect(): all profiles. */
+	assert_int_equal(out[V_HV_BIT], 1);
+	assert_int_equal(out[V_EBX], HYPERV_CPUID_SIGNATURE_EBX);
+	assert_int_equal(out[V_ECX], HYPERV_CPUID_SIGNATURE_ECX);
+	assert_int_equal(out[V_EDX], HYPERV_CPUID_SIGNATURE_EDX);
+	assert_in_range(out[V_MAX_LEAF], HYPERV_CPUID_NESTED_FEATURES, 0x4000ffff); /* the issue asks for 0x4000000A */
+	assert_int_equal(out[V_INTERFACE], HYPERV_CPUID_INTERFACE_HV1);
+	assert_int_equal(out[V_KVM_BASE], 0);
+	assert_true(out[V_HINTS] & HV_DEPRECATING_AEOI_RECOMMENDED);
+	assert_true(out[V_MAX_VPS] >= 1);
+
+	/* Every profile: hypercalls, VP index, SynIC, frequency MSRs, messages and events. */
+	assert_true(out[V_FEATURES] & HV_MSR_HYPERCALL_AVAILABLE);
+	assert_true(out[V_FEATURES] & HV_MSR_VP_INDEX_AVAILABLE);
+	assert_true(out[V_FEATURES] & HV_MSR_SYNIC_AVAILABLE);
+	assert_true(out[V_FEATURES] & HV_ACCESS_FREQUENCY_MSRS);
+	assert_true(out[V_MISC] & HV_FEATURE_FREQUENCY_MSRS_AVAILABLE);
+	assert_true(out[V_PRIVILEGES] & HV_POST_MESSAGES);
+	assert_true(out[V_PRIVILEGES] & HV_SIGNAL_EVENTS);
+	/* Never: root partition, isolation, partition id (6.1 BUG()s if the call fails), extended hypercalls,
+	 * reenlightenment (no TSC scaling on migration here), APIC-access hints (not implemented). */
+	assert_false(out[V_PRIVILEGES] & HV_CPU_MANAGEMENT);
+	assert_false(out[V_PRIVILEGES] & HV_CREATE_PARTITIONS);
+	assert_false(out[V_PRIVILEGES] & HV_ISOLATION);
+	assert_false(out[V_PRIVILEGES] & HV_ACCESS_PARTITION_ID);
+	assert_false(out[V_PRIVILEGES] & HV_ENABLE_EXTENDED_HYPERCALLS);
+	assert_false(out[V_FEATURES] & HV_ACCESS_REENLIGHTENMENT);
+	assert_false(out[V_HINTS] & HV_X64_APIC_ACCESS_RECOMMENDED);
+	/* MSRs every profile has. */
+	assert_false(out[V_GP] & (DETECT_GP_TSC_FREQUENCY | DETECT_GP_APIC_FREQUENCY | DETECT_GP_SIMP));
+
+	/* A feature's MSR raises #GP exactly when the profile does not offer it. */
+	/* Except TIME_REF_COUNT: readable in every profile (hv/partition.c: Linux hv_utils' time sync reads it
+	 * even when it is not offered). */
+	assert_false(out[V_GP] & DETECT_GP_TIME_REF_COUNT);
+	assert_int_equal(!!(out[V_GP] & DETECT_GP_REFERENCE_TSC), !(out[V_FEATURES] & HV_MSR_REFERENCE_TSC_AVAILABLE));
+	assert_int_equal(!!(out[V_GP] & DETECT_GP_STIMER0_CONFIG), !(out[V_FEATURES] & HV_MSR_SYNTIMER_AVAILABLE));
+	assert_int_equal(!!(out[V_GP] & DETECT_GP_VP_RUNTIME), !(out[V_FEATURES] & HV_MSR_VP_RUNTIME_AVAILABLE));
+	assert_int_equal(!!(out[V_GP] & DETECT_GP_CRASH_CTL), !(out[V_MISC] & HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE));
+	fprintf(stderr, "mg[%s]: max leaf %#x features %#x privileges %#x misc %#x hints %#x max VPs %u #GP mask %#x\n",
+		name, out[V_MAX_LEAF], out[V_FEATURES], out[V_PRIVILEGES], out[V_MISC], out[V_HINTS], out[V_MAX_VPS],
+		out[V_GP]);
+}
+
+static void test_detect_minimal(void **state)
+{
+	uint32_t v[V_COUNT];
+
+	run_detect(HVI_PROFILE_MINIMAL, v);
+	/* guest-core.md 1.4 "minimal-but-usable": the plain TSC (invariant) is the clock; no TIME_REF_COUNT (an MSR
+	 * clocksource), no TSC page, no timers. */
+	assert_true(v[V_FEATURES] & HV_ACCESS_TSC_INVARIANT);
+	assert_false(v[V_FEATURES] & HV_MSR_TIME_REF_COUNT_AVAILABLE);
+	assert_false(v[V_FEATURES] & HV_MSR_REFERENCE_TSC_AVAILABLE);
+	assert_false(v[V_FEATURES] & HV_MSR_SYNTIMER_AVAILABLE);
+	assert_false(v[V_MISC] & HV_STIMER_DIRECT_MODE_AVAILABLE);
+}
+
+static void test_detect_recommended(void **state)
+{
+	uint32_t v[V_COUNT];
+
+	run_detect(HVI_PROFILE_RECOMMENDED, v);
+	/* The TSC page is the guest's clocksource: TSC_INVARIANT would make Linux prefer the plain TSC (rating
+	 * 300 over 250, guest-core.md 1.6), so these profiles leave it out (hv/partition.c). */
+	assert_false(v[V_FEATURES] & HV_ACCESS_TSC_INVARIANT);
+	assert_true(v[V_FEATURES] & HV_MSR_TIME_REF_COUNT_AVAILABLE);
+	assert_true(v[V_FEATURES] & HV_MSR_REFERENCE_TSC_AVAILABLE);
+	assert_true(v[V_FEATURES] & HV_MSR_VP_RUNTIME_AVAILABLE);
+	assert_true(v[V_FEATURES] & HV_MSR_RESET_AVAILABLE);
+	assert_true(v[V_MISC] & HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE);
+	assert_false(v[V_FEATURES] & HV_MSR_SYNTIMER_AVAILABLE);
+	assert_false(v[V_MISC] & HV_STIMER_DIRECT_MODE_AVAILABLE);
+}
+
+static void test_detect_full(void **state)
+{
+	uint32_t v[V_COUNT];
+
+	run_detect(HVI_PROFILE_FULL, v);
+	/* The TSC page is the guest's clocksource: TSC_INVARIANT would make Linux prefer the plain TSC (rating
+	 * 300 over 250, guest-core.md 1.6), so these profiles leave it out (hv/partition.c). */
+	assert_false(v[V_FEATURES] & HV_ACCESS_TSC_INVARIANT);
+	assert_true(v[V_FEATURES] & HV_MSR_TIME_REF_COUNT_AVAILABLE);
+	assert_true(v[V_FEATURES] & HV_MSR_REFERENCE_TSC_AVAILABLE);
+	assert_true(v[V_MISC] & HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE);
+	assert_true(v[V_FEATURES] & HV_MSR_SYNTIMER_AVAILABLE);
+	assert_true(v[V_MISC] & HV_STIMER_DIRECT_MODE_AVAILABLE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_detect_minimal),
+		cmocka_unit_test(test_detect_recommended),
+		cmocka_unit_test(test_detect_full),
+	};
+
+	mg_require_kvm();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
