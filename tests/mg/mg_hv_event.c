@@ -106,25 +106,20 @@ static void signal_thread(void *opaque, struct vid_partition *part, atomic_bool 
 
 static void test_event(void **state)
 {
+	static const struct mg_harness_hooks extra = { .value = on_value, .thread = signal_thread };
 	struct ev_test e;
-	struct mg_harness_hooks hooks = {
-		.opaque = &e, .setup = mg_hv_setup, .teardown = mg_hv_teardown, .value = on_value, .thread = signal_thread,
-	};
 	struct mg_result res;
 	struct hvi_stats s;
 
 	memset(&e, 0, sizeof(e));
-	mg_hv_init(&e.t, HVI_PROFILE_RECOMMENDED, 1); /* struct mg_hv first: the hooks' opaque works for both */
+	mg_hv_init(&e.t, HVI_PROFILE_RECOMMENDED, 1); /* struct mg_hv first: the hooks' opaque (&e.t) is &e */
 	e.t.connect = connect_ev;
 	e.t.opaque = &e;
 	atomic_init(&e.ready, false);
 	e.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	assert_true(e.efd >= 0);
 
-	assert_int_equal(mg_run("g_hv_event", 1, 32, NULL, &hooks, &res), 0);
-	mg_result_print("g_hv_event", &res);
-	mg_hv_stats_print("g_hv_event", e.t.hv);
-	hvi_partition_stats(e.t.hv, &s);
+	assert_int_equal(mg_hv_run(&e.t, "g_hv_event", NULL, &extra, &res, &s), 0);
 	mg_hv_fini(&e.t);
 	close(e.efd);
 

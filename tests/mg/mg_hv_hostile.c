@@ -112,7 +112,6 @@ static void test_hostile(void **state)
 	};
 	const unsigned na = sizeof(part_a) / sizeof(part_a[0]);
 	struct hostile h;
-	struct mg_harness_hooks hooks = { .opaque = &h, .setup = mg_hv_setup, .teardown = mg_hv_teardown };
 	struct mg_result res;
 	struct hvi_stats s;
 	uint64_t efd_count = 0;
@@ -125,10 +124,7 @@ static void test_hostile(void **state)
 	h.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	assert_true(h.efd >= 0);
 
-	assert_int_equal(mg_run("g_hv_hostile", 1, 32, NULL, &hooks, &res), 0);
-	mg_result_print("g_hv_hostile", &res);
-	mg_hv_stats_print("g_hv_hostile", h.t.hv);
-	hvi_partition_stats(h.t.hv, &s);
+	assert_int_equal(mg_hv_run(&h.t, "g_hv_hostile", NULL, NULL, &res, &s), 0);
 	mg_hv_fini(&h.t);
 	if (read(h.efd, &efd_count, sizeof(efd_count)) != sizeof(efd_count))
 		efd_count = 0;

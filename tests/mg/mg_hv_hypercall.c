@@ -18,15 +18,11 @@
 static void test_hypercall(void **state)
 {
 	struct mg_hv t;
-	struct mg_harness_hooks hooks = { .opaque = &t, .setup = mg_hv_setup, .teardown = mg_hv_teardown };
 	struct mg_result res;
 	struct hvi_stats s;
 
 	mg_hv_init(&t, HVI_PROFILE_RECOMMENDED, 2);
-	assert_int_equal(mg_run("g_hv_hypercall", 2, 32, NULL, &hooks, &res), 0);
-	mg_result_print("g_hv_hypercall", &res);
-	mg_hv_stats_print("g_hv_hypercall", t.hv);
-	hvi_partition_stats(t.hv, &s);
+	assert_int_equal(mg_hv_run(&t, "g_hv_hypercall", NULL, NULL, &res, &s), 0);
 	mg_hv_fini(&t);
 	assert_true(mg_result_is(&res, 0));
 	assert_int_equal(res.nvalues, 11);
