@@ -143,6 +143,11 @@ static void hvi_crash_record(struct hvi_partition *hv, uint64_t ctl, char *stop_
 	struct hvi_crash *c = &hv->crash;
 	const char *panic_line = NULL;
 
+	/* The first report stops the VM; later ones (a guest writing CRASH_CTL in a loop) are not logged again. */
+	if (c->reported) {
+		snprintf(stop_msg, stop_len, "guest crashed (repeated report)");
+		return;
+	}
 	memset(c, 0, sizeof(*c));
 	c->reported = true;
 	c->ctl = ctl;

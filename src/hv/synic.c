@@ -106,6 +106,26 @@ static void hvi_synic_flush(struct hvi_vp *vp, unsigned sint)
 	}
 }
 
+/*
+ * The guest turned its SynIC or message page off (kexec, hibernation, CPU offline): messages still queued for the
+ * old pages are dropped, so a new kernel's freshly zeroed page does not receive stale ones (guest-core.md 8.2).
+ */
+static void hvi_synic_drop_queued(struct hvi_vp *vp)
+{
+	for (unsigned i = 0; i < HV_SYNIC_SINT_COUNT; i++) {
+		struct hvi_sint_queue *q = &vp->queue[i];
+
+		while (q->count) {
+			int8_t stimer = q->ring[q->head].stimer;
+
+			q->head = (q->head + 1) % HVI_SINT_QUEUE_DEPTH;
+			q->count--;
+			if (stimer >= 0)
+				hvi_stimer_message_done(vp, stimer);
+		}
+	}
+}
+
 static void hvi_synic_flush_all(struct hvi_vp *vp)
 {
 	for (unsigned i = 0; i < HV_SYNIC_SINT_COUNT; i++) {
@@ -244,6 +264,8 @@ int hvi_synic_msr(struct hvi_vp *vp, uint32_t index, bool is_write, uint64_t *va
 	case HV_X64_MSR_SCONTROL:
 		if (is_write) {
 			vp->scontrol = *value;
+			if (!(*value & HV_SYNIC_CONTROL_ENABLE))
+				hvi_synic_drop_queued(vp);
 			hvi_synic_flush_all(vp);
 		} else {
 			*value = vp->scontrol;
@@ -264,6 +286,8 @@ int hvi_synic_msr(struct hvi_vp *vp, uint32_t index, bool is_write, uint64_t *va
 	case HV_X64_MSR_SIMP:
 		if (is_write) {
 			ret = hvi_synic_page_msr(vp, &vp->simp, *value, "SIMP");
+			if (!ret && !(*value & HV_SYNIC_SIMP_ENABLE))
+				hvi_synic_drop_queued(vp);
 			if (!ret)
 				hvi_synic_flush_all(vp);
 		} else {

@@ -736,21 +736,22 @@ int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa, bool *user)
 
 int vid_vp_get_msr(struct vid_vp *vp, uint32_t index, uint64_t *value)
 {
-	struct {
+	/* struct kvm_msrs ends in a flexible array: one header plus one entry, in one aligned buffer. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry entry;
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 	} m;
 	int ret;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = 1;
-	m.entry.index = index;
+	m.hdr.entries[0].index = index;
 	ret = vid_ioctl(vp->fd, KVM_GET_MSRS, &m);
 	if (ret < 0)
 		return ret;
 	if (ret != 1)
 		return -EINVAL;
-	*value = m.entry.data;
+	*value = m.hdr.entries[0].data;
 	return 0;
 }
 
