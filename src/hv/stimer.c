@@ -18,6 +18,7 @@
 #define LOG_TAG "hv"
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -210,7 +211,14 @@ static void *hvi_timer_thread(void *arg)
 
 int hvi_stimer_start(struct hvi_partition *hv)
 {
-	int ret = pthread_create(&hv->timer_thread, NULL, hvi_timer_thread, hv);
+	sigset_t all, old;
+	int ret;
+
+	/* The thread takes no process signals (SIGTERM must reach the worker's signalfd, not kill us here). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&hv->timer_thread, NULL, hvi_timer_thread, hv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	if (ret != 0)
 		return -ret;

@@ -544,7 +544,18 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 	enum vm_exit_status status = VM_EXIT_ERROR;
 	enum vid_stop_reason reason;
 	char *cmdline = NULL;
+	sigset_t stop_signals;
 	int ret;
+
+	/*
+	 * Block the stop signals before any thread exists (the Hyper-V timer thread, VP threads): a SIGTERM that comes
+	 * during setup waits for the I/O thread's signalfd instead of killing the process with the default action.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
 	ret = vid_memory_create(cfg->memory_bytes, &vm.mem);
 	if (ret < 0) {

@@ -49,6 +49,9 @@ else
 fi
 # A hostile guest poking ports, MMIO and MSRs at random under the whole board: no crash, hang or internal error.
 expect hostile       0 ''                          ''                     -- --kernel "$G/g_hostile.elf" --testdev --cpus 2
+expect hv_crash      4 'guest crashed: Kernel panic' ''                   -- --kernel "$G/g_hv_crash.elf" --testdev --cmdline crash
+expect hv_reset      0 'HV_X64_MSR_RESET'          ''                     -- --kernel "$G/g_hv_crash.elf" --testdev --cmdline reset
+expect bad_hv        2 'hv: expected'              ''                     -- --kernel "$G/g_basic.elf" --hv bogus
 expect no_kernel     1 'cannot load kernel'        ''                     -- --kernel "$tmp/missing"
 expect usage         2 'needs --kernel'            ''                     --
 expect bad_memory    2 'memory'                    ''                     -- --kernel "$G/g_basic.elf" --memory 12Q
