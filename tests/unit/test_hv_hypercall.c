@@ -18,7 +18,8 @@
 #include "hv/hv.h"
 #include "vid/memory.h"
 
-#define RAM_BYTES (1ull << 20)
+#include "hv_fixture.h"
+
 #define IN_GPA 0x40000ull /* the guest's per-CPU input page */
 #define CONN_MSG 4u       /* VMBUS_MESSAGE_CONNECTION_ID_4, what Linux uses for protocol >= WIN10 */
 #define CONN_EVT 0x10000u
@@ -37,16 +38,12 @@ struct evt_rec {
 	uint16_t flag;
 };
 
+/* The shared fixture (hv_fixture.h) and what the connection handlers of these tests recorded. */
 struct fixture {
-	struct vid_memory *mem;
-	struct hvi_partition *hv;
+	struct hvfx fx;
 	struct msg_rec msg;
 	struct evt_rec evt;
 };
-
-static void on_interrupt(void *opaque, uint32_t vp_index, uint8_t vector)
-{
-}
 
 static int on_message(void *opaque, uint32_t vp_index, uint32_t connection_id, uint32_t message_type,
 		      const void *payload, uint32_t size)
@@ -73,27 +70,31 @@ static void on_event(void *opaque, uint32_t vp_index, uint32_t connection_id, ui
 	r->flag = flag;
 }
 
+/* A partition of @vps VPs with CONN_MSG and CONN_EVT registered to the recorders of @f. */
 static void fx_init(struct fixture *f, unsigned vps)
 {
-	struct hvi_config cfg;
-
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(vid_memory_create(RAM_BYTES, &f->mem), 0);
-	cfg = (struct hvi_config){
-		.profile = HVI_PROFILE_RECOMMENDED,
-		.memory = f->mem,
-		.vp_count = vps,
-		.interrupt = on_interrupt,
-	};
-	assert_int_equal(hvi_partition_create(&cfg, &f->hv), 0);
-	assert_int_equal(hvi_message_connection_register(f->hv, CONN_MSG, on_message, &f->msg), 0);
-	assert_int_equal(hvi_event_connection_register(f->hv, CONN_EVT, on_event, &f->evt, -1), 0);
+	hvfx_init(&f->fx, HVI_PROFILE_RECOMMENDED, vps, 0);
+	assert_int_equal(hvi_message_connection_register(f->fx.hv, CONN_MSG, on_message, &f->msg), 0);
+	assert_int_equal(hvi_event_connection_register(f->fx.hv, CONN_EVT, on_event, &f->evt, -1), 0);
 }
 
-static void fx_fini(struct fixture *f)
+/* A non-blocking eventfd for an event connection. */
+static int new_eventfd(void)
 {
-	hvi_partition_destroy(f->hv);
-	vid_memory_destroy(f->mem);
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	assert_true(efd >= 0);
+	return efd;
+}
+
+/* Read (and so reset) the count of @efd: it must be @expect. */
+static void assert_eventfd_count(int efd, uint64_t expect)
+{
+	uint64_t cnt = 0;
+
+	assert_int_equal(read(efd, &cnt, sizeof(cnt)), (ssize_t)sizeof(cnt));
+	assert_int_equal(cnt, expect);
 }
 
 static uint16_t status(uint64_t result)
@@ -113,19 +114,25 @@ static void put_post_message(struct fixture *f, uint64_t gpa, uint32_t conn, uin
 	in.payload_size = size;
 	if (pl)
 		memcpy(in.payload, pl, size < sizeof(in.payload) ? size : sizeof(in.payload));
-	assert_int_equal(vid_memory_write(f->mem, gpa, &in, sizeof(in)), 0);
+	assert_int_equal(vid_memory_write(f->fx.mem, gpa, &in, sizeof(in)), 0);
 }
 
 static uint16_t post(struct fixture *f, uint64_t gpa)
 {
-	return status(hvi_hypercall(f->hv, 0, HVCALL_POST_MESSAGE, gpa, 0));
+	return status(hvi_hypercall(f->fx.hv, 0, HVCALL_POST_MESSAGE, gpa, 0));
 }
 
 static uint16_t signal_fast(struct fixture *f, uint32_t vp, uint32_t conn, uint16_t flag)
 {
 	uint64_t rdx = conn | (uint64_t)flag << HV_SIGNAL_EVENT_FLAG_SHIFT;
 
-	return status(hvi_hypercall(f->hv, vp, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, rdx, 0));
+	return status(hvi_hypercall(f->fx.hv, vp, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, rdx, 0));
+}
+
+/* HvSignalEvent by VP 0 in its memory form: the 8-byte input block at @gpa. */
+static uint16_t signal_mem(struct fixture *f, uint64_t gpa)
+{
+	return status(hvi_hypercall(f->fx.hv, 0, HVCALL_SIGNAL_EVENT, gpa, 0));
 }
 
 /* ---- the input value ----------------------------------------------------------------------------------------- */
@@ -194,7 +201,7 @@ static void test_post_message(void **state)
 	for (unsigned i = 0; i < sizeof(pl); i++)
 		pl[i] = (uint8_t)(0xA5 ^ i);
 	put_post_message(&f, IN_GPA, CONN_MSG, 1, pl, sizeof(pl));
-	assert_int_equal(status(hvi_hypercall(f.hv, 1, HVCALL_POST_MESSAGE, IN_GPA, 0)), HV_STATUS_SUCCESS);
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 1, HVCALL_POST_MESSAGE, IN_GPA, 0)), HV_STATUS_SUCCESS);
 	assert_int_equal(f.msg.calls, 1);
 	assert_int_equal(f.msg.vp, 1);
 	assert_int_equal(f.msg.conn, CONN_MSG);
@@ -211,10 +218,10 @@ static void test_post_message(void **state)
 	put_post_message(&f, IN_GPA, CONN_MSG, 1, NULL, 0);
 	assert_int_equal(post(&f, IN_GPA), HV_STATUS_SUCCESS);
 	assert_int_equal(f.msg.size, 0);
-	hvi_partition_stats(f.hv, &st);
+	hvi_partition_stats(f.fx.hv, &st);
 	assert_int_equal(st.post_messages, 3);
 	assert_int_equal(st.hypercalls, 3);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 static void test_post_message_errors(void **state)
@@ -234,12 +241,12 @@ static void test_post_message_errors(void **state)
 	assert_int_equal(post(&f, IN_GPA + 1), HV_STATUS_INVALID_ALIGNMENT);
 	/* TLFS 3.4: the 256-byte input may not cross a page boundary (also not at the end of RAM). */
 	assert_int_equal(post(&f, IN_GPA + 0xF08), HV_STATUS_INVALID_ALIGNMENT);
-	assert_int_equal(post(&f, RAM_BYTES - 128), HV_STATUS_INVALID_ALIGNMENT);
+	assert_int_equal(post(&f, HVFX_RAM_BYTES - 128), HV_STATUS_INVALID_ALIGNMENT);
 	put_post_message(&f, IN_GPA + 0xF00, CONN_MSG, 1, pl, sizeof(pl)); /* the last 256 bytes of a page: fine */
 	assert_int_equal(post(&f, IN_GPA + 0xF00), HV_STATUS_SUCCESS);
 	f.msg.calls = 0;
 	/* Outside RAM. */
-	assert_int_equal(post(&f, RAM_BYTES), HV_STATUS_INVALID_PARAMETER);
+	assert_int_equal(post(&f, HVFX_RAM_BYTES), HV_STATUS_INVALID_PARAMETER);
 	assert_int_equal(post(&f, 0xFFFFFFFFFFFFFF00ull), HV_STATUS_INVALID_PARAMETER);
 	/* Payload too big. */
 	put_post_message(&f, IN_GPA, CONN_MSG, 1, pl, HV_MESSAGE_PAYLOAD_BYTE_COUNT + 1);
@@ -253,24 +260,24 @@ static void test_post_message_errors(void **state)
 	assert_int_equal(post(&f, IN_GPA), HV_STATUS_INVALID_PARAMETER);
 	/* A rep count or a fast call on a simple memory call. */
 	put_post_message(&f, IN_GPA, CONN_MSG, 1, pl, sizeof(pl));
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_POST_MESSAGE | 1ull << 32, IN_GPA, 0)),
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_POST_MESSAGE | 1ull << 32, IN_GPA, 0)),
 			 HV_STATUS_INVALID_HYPERCALL_INPUT);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_POST_MESSAGE | HV_HYPERCALL_FAST_BIT, IN_GPA, 0)),
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_POST_MESSAGE | HV_HYPERCALL_FAST_BIT, IN_GPA, 0)),
 			 HV_STATUS_INVALID_HYPERCALL_INPUT);
 	/* A variable header on a call that has none. */
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_POST_MESSAGE | 1ull << HV_HYPERCALL_VARHEAD_OFFSET,
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_POST_MESSAGE | 1ull << HV_HYPERCALL_VARHEAD_OFFSET,
 					      IN_GPA, 0)),
 			 HV_STATUS_INVALID_HYPERCALL_INPUT);
 	/* Reserved bits of the input value. */
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_POST_MESSAGE | 1ull << 27, IN_GPA, 0)),
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_POST_MESSAGE | 1ull << 27, IN_GPA, 0)),
 			 HV_STATUS_INVALID_HYPERCALL_INPUT);
 	/* A bad VP. */
-	assert_int_not_equal(status(hvi_hypercall(f.hv, 1, HVCALL_POST_MESSAGE, IN_GPA, 0)), HV_STATUS_SUCCESS);
+	assert_int_not_equal(status(hvi_hypercall(f.fx.hv, 1, HVCALL_POST_MESSAGE, IN_GPA, 0)), HV_STATUS_SUCCESS);
 	assert_int_equal(f.msg.calls, 0);
 	/* And the good one still works. */
 	assert_int_equal(post(&f, IN_GPA), HV_STATUS_SUCCESS);
 	assert_int_equal(f.msg.calls, 1);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 static void test_post_message_handler_status(void **state)
@@ -291,7 +298,7 @@ static void test_post_message_handler_status(void **state)
 	f.msg.ret = 0;
 	assert_int_equal(post(&f, IN_GPA), HV_STATUS_SUCCESS);
 	assert_int_equal(f.msg.calls, 5);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 /* ---- HvSignalEvent ------------------------------------------------------------------------------------------- */
@@ -300,7 +307,6 @@ static void test_signal_event(void **state)
 {
 	struct fixture f;
 	int efd;
-	uint64_t cnt = 0;
 
 	fx_init(&f, 2);
 	/* A registered function. */
@@ -314,60 +320,55 @@ static void test_signal_event(void **state)
 	assert_int_equal(f.evt.flag, 3);
 
 	/* An eventfd: without a partition hvi_hypercall() signals it itself. */
-	efd = eventfd(0, EFD_NONBLOCK);
-	assert_true(efd >= 0);
-	assert_int_equal(hvi_event_connection_register(f.hv, CONN_EVT_FD, NULL, NULL, efd), 0);
+	efd = new_eventfd();
+	assert_int_equal(hvi_event_connection_register(f.fx.hv, CONN_EVT_FD, NULL, NULL, efd), 0);
 	assert_int_equal(signal_fast(&f, 0, CONN_EVT_FD, 0), HV_STATUS_SUCCESS);
 	assert_int_equal(signal_fast(&f, 1, CONN_EVT_FD, 0), HV_STATUS_SUCCESS);
-	assert_int_equal(read(efd, &cnt, sizeof(cnt)), (ssize_t)sizeof(cnt));
-	assert_int_equal(cnt, 2);
+	assert_eventfd_count(efd, 2);
 	assert_int_equal(f.evt.calls, 2);
 
 	/* Unknown connection; a message connection is not an event connection. */
 	assert_int_equal(signal_fast(&f, 0, 0x1234, 0), HV_STATUS_INVALID_CONNECTION_ID);
 	assert_int_equal(signal_fast(&f, 0, CONN_MSG, 0), HV_STATUS_INVALID_CONNECTION_ID);
 	/* The connection id's reserved high byte and RDX 63:48 are not ignored. */
-	assert_int_not_equal(status(hvi_hypercall(f.hv, 0, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT,
+	assert_int_not_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT,
 						  CONN_EVT | 0x01000000ull, 0)),
 			     HV_STATUS_SUCCESS);
-	assert_int_not_equal(status(hvi_hypercall(f.hv, 0, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT,
+	assert_int_not_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT,
 						  CONN_EVT | 1ull << 48, 0)),
 			     HV_STATUS_SUCCESS);
 	/* A flag beyond the 2048 of a SINT. */
 	assert_int_equal(signal_fast(&f, 0, CONN_EVT, HV_EVENT_FLAGS_COUNT), HV_STATUS_INVALID_PARAMETER);
 	assert_int_equal(f.evt.calls, 2);
 	/* A rep count on a simple call. */
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT | 1ull << 32,
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT | 1ull << 32,
 					      CONN_EVT, 0)),
 			 HV_STATUS_INVALID_HYPERCALL_INPUT);
 	close(efd);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 static void test_signal_event_fd_and_fn(void **state)
 {
 	struct fixture f;
 	int efd;
-	uint64_t cnt = 0;
 
 	fx_init(&f, 1);
-	efd = eventfd(0, EFD_NONBLOCK);
-	assert_true(efd >= 0);
+	efd = new_eventfd();
 	/*
 	 * Both kinds at once: flag 0 is the eventfd's (the ioeventfd's datamatch, here emulated), others @fn's, as
 	 * hv.h says for hvi_event_connection_register().
 	 */
-	assert_int_equal(hvi_event_connection_register(f.hv, CONN_EVT_FD + 1, on_event, &f.evt, efd), 0);
+	assert_int_equal(hvi_event_connection_register(f.fx.hv, CONN_EVT_FD + 1, on_event, &f.evt, efd), 0);
 	assert_int_equal(signal_fast(&f, 0, CONN_EVT_FD + 1, 0), HV_STATUS_SUCCESS);
-	assert_int_equal(read(efd, &cnt, sizeof(cnt)), (ssize_t)sizeof(cnt));
-	assert_int_equal(cnt, 1);
+	assert_eventfd_count(efd, 1);
 	assert_int_equal(f.evt.calls, 0);
 	assert_int_equal(signal_fast(&f, 0, CONN_EVT_FD + 1, 1), HV_STATUS_SUCCESS);
 	assert_int_equal(f.evt.calls, 1);
 	assert_int_equal(f.evt.conn, CONN_EVT_FD + 1);
 	assert_int_equal(f.evt.flag, 1);
 	close(efd);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 static void test_signal_event_stats(void **state)
@@ -379,14 +380,14 @@ static void test_signal_event_stats(void **state)
 	fx_init(&f, 1);
 	assert_int_equal(signal_fast(&f, 0, CONN_EVT, 0), HV_STATUS_SUCCESS);
 	assert_int_equal(signal_fast(&f, 0, CONN_EVT, 1), HV_STATUS_SUCCESS);
-	assert_int_equal(vid_memory_write(f.mem, IN_GPA, &in, sizeof(in)), 0);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_SIGNAL_EVENT, IN_GPA, 0)), HV_STATUS_SUCCESS);
+	assert_int_equal(vid_memory_write(f.fx.mem, IN_GPA, &in, sizeof(in)), 0);
+	assert_int_equal(signal_mem(&f, IN_GPA), HV_STATUS_SUCCESS);
 	assert_int_equal(f.evt.calls, 3);
 	/* Every HvSignalEvent that reached hvi_hypercall() was executed in userspace ("slow"), whatever its form. */
-	hvi_partition_stats(f.hv, &st);
+	hvi_partition_stats(f.fx.hv, &st);
 	assert_int_equal(st.signal_events_slow, 3);
 	assert_int_equal(st.hypercalls, 3);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 /*
@@ -400,16 +401,14 @@ static void test_signal_event_memory(void **state)
 	uint64_t in = CONN_EVT | 9ull << HV_SIGNAL_EVENT_FLAG_SHIFT;
 
 	fx_init(&f, 1);
-	assert_int_equal(vid_memory_write(f.mem, IN_GPA, &in, sizeof(in)), 0);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_SIGNAL_EVENT, IN_GPA, 0)), HV_STATUS_SUCCESS);
+	assert_int_equal(vid_memory_write(f.fx.mem, IN_GPA, &in, sizeof(in)), 0);
+	assert_int_equal(signal_mem(&f, IN_GPA), HV_STATUS_SUCCESS);
 	assert_int_equal(f.evt.calls, 1);
 	assert_int_equal(f.evt.flag, 9);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_SIGNAL_EVENT, IN_GPA + 4, 0)),
-			 HV_STATUS_INVALID_ALIGNMENT);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_SIGNAL_EVENT, RAM_BYTES, 0)),
-			 HV_STATUS_INVALID_PARAMETER);
+	assert_int_equal(signal_mem(&f, IN_GPA + 4), HV_STATUS_INVALID_ALIGNMENT);
+	assert_int_equal(signal_mem(&f, HVFX_RAM_BYTES), HV_STATUS_INVALID_PARAMETER);
 	assert_int_equal(f.evt.calls, 1);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 /* ---- the rest ------------------------------------------------------------------------------------------------ */
@@ -419,18 +418,19 @@ static void test_unknown_code(void **state)
 	struct fixture f;
 
 	fx_init(&f, 1);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, 0x0001, 0, 0)), HV_STATUS_INVALID_HYPERCALL_CODE);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, 0xFFFF, 0, 0)), HV_STATUS_INVALID_HYPERCALL_CODE);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, 0x8001, IN_GPA, IN_GPA + 0x1000)),
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, 0x0001, 0, 0)), HV_STATUS_INVALID_HYPERCALL_CODE);
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, 0xFFFF, 0, 0)), HV_STATUS_INVALID_HYPERCALL_CODE);
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, 0x8001, IN_GPA, IN_GPA + 0x1000)),
 			 HV_STATUS_INVALID_HYPERCALL_CODE);
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, 0x0000 | HV_HYPERCALL_FAST_BIT, 0, 0)),
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, 0x0000 | HV_HYPERCALL_FAST_BIT, 0, 0)),
 			 HV_STATUS_INVALID_HYPERCALL_CODE);
 	/* HvGetPartitionId is not offered (EBX[1] clear): 6.1 would BUG() on failure, but never calls it. */
-	assert_int_equal(status(hvi_hypercall(f.hv, 0, HVCALL_GET_PARTITION_ID, 0, IN_GPA)),
+	assert_int_equal(status(hvi_hypercall(f.fx.hv, 0, HVCALL_GET_PARTITION_ID, 0, IN_GPA)),
 			 HV_STATUS_INVALID_HYPERCALL_CODE);
 	/* No reps completed on failure. */
-	assert_int_equal(hvi_hypercall(f.hv, 0, 0x0001 | 3ull << 32, 0, 0) >> HV_HYPERCALL_REP_COMP_RESULT_OFFSET, 0);
-	fx_fini(&f);
+	assert_int_equal(hvi_hypercall(f.fx.hv, 0, 0x0001 | 3ull << 32, 0, 0) >> HV_HYPERCALL_REP_COMP_RESULT_OFFSET,
+			 0);
+	hvfx_fini(&f.fx);
 }
 
 static void test_registry(void **state)
@@ -440,33 +440,33 @@ static void test_registry(void **state)
 
 	fx_init(&f, 1);
 	/* Bad ids and arguments. */
-	assert_int_equal(hvi_message_connection_register(f.hv, 0, on_message, &f.msg), -EINVAL);
-	assert_int_equal(hvi_message_connection_register(f.hv, HV_CONNECTION_ID_MASK + 1, on_message, &f.msg),
+	assert_int_equal(hvi_message_connection_register(f.fx.hv, 0, on_message, &f.msg), -EINVAL);
+	assert_int_equal(hvi_message_connection_register(f.fx.hv, HV_CONNECTION_ID_MASK + 1, on_message, &f.msg),
 			 -EINVAL);
-	assert_int_equal(hvi_message_connection_register(f.hv, 9, NULL, NULL), -EINVAL);
-	assert_int_equal(hvi_event_connection_register(f.hv, 9, NULL, NULL, -1), -EINVAL);
+	assert_int_equal(hvi_message_connection_register(f.fx.hv, 9, NULL, NULL), -EINVAL);
+	assert_int_equal(hvi_event_connection_register(f.fx.hv, 9, NULL, NULL, -1), -EINVAL);
 	/* Ids are shared between the two kinds. */
-	assert_int_equal(hvi_message_connection_register(f.hv, CONN_MSG, on_message, &f.msg), -EEXIST);
-	assert_int_equal(hvi_event_connection_register(f.hv, CONN_MSG, on_event, &f.evt, -1), -EEXIST);
-	assert_int_equal(hvi_message_connection_register(f.hv, CONN_EVT, on_message, &f.msg), -EEXIST);
-	assert_int_equal(hvi_message_connection_register(f.hv, HV_CONNECTION_ID_MASK, on_message, &f.msg), 0);
+	assert_int_equal(hvi_message_connection_register(f.fx.hv, CONN_MSG, on_message, &f.msg), -EEXIST);
+	assert_int_equal(hvi_event_connection_register(f.fx.hv, CONN_MSG, on_event, &f.evt, -1), -EEXIST);
+	assert_int_equal(hvi_message_connection_register(f.fx.hv, CONN_EVT, on_message, &f.msg), -EEXIST);
+	assert_int_equal(hvi_message_connection_register(f.fx.hv, HV_CONNECTION_ID_MASK, on_message, &f.msg), 0);
 
 	/* Unregister: later calls get INVALID_CONNECTION_ID and the handlers are not called. */
-	assert_int_equal(hvi_connection_unregister(f.hv, CONN_MSG), 0);
-	assert_int_equal(hvi_connection_unregister(f.hv, CONN_MSG), -ENOENT);
-	assert_int_equal(hvi_connection_unregister(f.hv, 12345), -ENOENT);
+	assert_int_equal(hvi_connection_unregister(f.fx.hv, CONN_MSG), 0);
+	assert_int_equal(hvi_connection_unregister(f.fx.hv, CONN_MSG), -ENOENT);
+	assert_int_equal(hvi_connection_unregister(f.fx.hv, 12345), -ENOENT);
 	put_post_message(&f, IN_GPA, CONN_MSG, 1, &pl, sizeof(pl));
 	assert_int_equal(post(&f, IN_GPA), HV_STATUS_INVALID_CONNECTION_ID);
 	assert_int_equal(f.msg.calls, 0);
-	assert_int_equal(hvi_connection_unregister(f.hv, CONN_EVT), 0);
+	assert_int_equal(hvi_connection_unregister(f.fx.hv, CONN_EVT), 0);
 	assert_int_equal(signal_fast(&f, 0, CONN_EVT, 0), HV_STATUS_INVALID_CONNECTION_ID);
 	assert_int_equal(f.evt.calls, 0);
 	/* Re-register the id as the other kind. */
-	assert_int_equal(hvi_event_connection_register(f.hv, CONN_MSG, on_event, &f.evt, -1), 0);
+	assert_int_equal(hvi_event_connection_register(f.fx.hv, CONN_MSG, on_event, &f.evt, -1), 0);
 	assert_int_equal(signal_fast(&f, 0, CONN_MSG, 0), HV_STATUS_SUCCESS);
 	assert_int_equal(f.evt.calls, 1);
 	assert_int_equal(post(&f, IN_GPA), HV_STATUS_INVALID_CONNECTION_ID);
-	fx_fini(&f);
+	hvfx_fini(&f.fx);
 }
 
 static void test_registry_many(void **state)
@@ -478,7 +478,7 @@ static void test_registry_many(void **state)
 	/* Fill the table until it refuses: -ENOSPC, never a crash; then every registered id still resolves. */
 	fx_init(&f, 1);
 	for (uint32_t id = 0x100; id < 0x100 + 100000; id++) {
-		rc = hvi_event_connection_register(f.hv, id, on_event, &f.evt, -1);
+		rc = hvi_event_connection_register(f.fx.hv, id, on_event, &f.evt, -1);
 		if (rc)
 			break;
 		n++;
@@ -487,9 +487,9 @@ static void test_registry_many(void **state)
 	assert_true(n >= 256);
 	assert_int_equal(signal_fast(&f, 0, 0x100 + n - 1, 0), HV_STATUS_SUCCESS);
 	assert_int_equal(signal_fast(&f, 0, 0x100, 0), HV_STATUS_SUCCESS);
-	assert_int_equal(hvi_connection_unregister(f.hv, 0x100), 0);
-	assert_int_equal(hvi_event_connection_register(f.hv, 0x100 + n, on_event, &f.evt, -1), 0);
-	fx_fini(&f);
+	assert_int_equal(hvi_connection_unregister(f.fx.hv, 0x100), 0);
+	assert_int_equal(hvi_event_connection_register(f.fx.hv, 0x100 + n, on_event, &f.evt, -1), 0);
+	hvfx_fini(&f.fx);
 }
 
 int main(void)

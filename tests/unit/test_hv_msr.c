@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <x86intrin.h>
@@ -19,86 +18,7 @@
 #include "hv/hv.h"
 #include "vid/memory.h"
 
-#define RAM_BYTES (1ull << 20)
-
-struct rec {
-	unsigned interrupts;
-	uint32_t last_vp;
-	uint8_t last_vector;
-	unsigned stops;
-	enum hvi_stop last_stop;
-	char last_message[512];
-};
-
-struct fixture {
-	struct vid_memory *mem;
-	struct hvi_partition *hv;
-	struct rec rec;
-};
-
-static void on_interrupt(void *opaque, uint32_t vp_index, uint8_t vector)
-{
-	struct rec *r = opaque;
-
-	r->interrupts++;
-	r->last_vp = vp_index;
-	r->last_vector = vector;
-}
-
-static void on_stop(void *opaque, enum hvi_stop why, const char *message)
-{
-	struct rec *r = opaque;
-
-	r->stops++;
-	r->last_stop = why;
-	snprintf(r->last_message, sizeof(r->last_message), "%s", message ? message : "");
-}
-
-/* A partition of @vps VPs on 1 MiB of plain memory; @tsc_hz 0 lets hv pick the host's frequency. */
-static void fx_init(struct fixture *f, enum hvi_profile profile, unsigned vps, uint64_t tsc_hz)
-{
-	struct hvi_config cfg;
-
-	memset(f, 0, sizeof(*f));
-	assert_int_equal(vid_memory_create(RAM_BYTES, &f->mem), 0);
-	cfg = (struct hvi_config){
-		.profile = profile,
-		.memory = f->mem,
-		.vp_count = vps,
-		.partition = NULL,
-		.interrupt = on_interrupt,
-		.stop = on_stop,
-		.opaque = &f->rec,
-		.tsc_hz = tsc_hz,
-	};
-	assert_int_equal(hvi_partition_create(&cfg, &f->hv), 0);
-	assert_non_null(f->hv);
-}
-
-static void fx_fini(struct fixture *f)
-{
-	hvi_partition_destroy(f->hv);
-	vid_memory_destroy(f->mem);
-}
-
-static int rd(struct fixture *f, uint32_t vp, uint32_t msr, uint64_t *v)
-{
-	*v = 0xDEADBEEFDEADBEEFull;
-	return hvi_msr_access(f->hv, vp, msr, false, v);
-}
-
-static int wr(struct fixture *f, uint32_t vp, uint32_t msr, uint64_t v)
-{
-	return hvi_msr_access(f->hv, vp, msr, true, &v);
-}
-
-static uint64_t rd_ok(struct fixture *f, uint32_t vp, uint32_t msr)
-{
-	uint64_t v;
-
-	assert_int_equal(rd(f, vp, msr, &v), 0);
-	return v;
-}
+#include "hv_fixture.h"
 
 /* ---- config ------------------------------------------------------------------------------------------- */
 
@@ -108,8 +28,8 @@ static void test_create_bad_config(void **state)
 	struct hvi_partition *hv = (void *)1;
 	struct hvi_config cfg;
 
-	assert_int_equal(vid_memory_create(RAM_BYTES, &mem), 0);
-	cfg = (struct hvi_config){ .memory = mem, .vp_count = 0, .interrupt = on_interrupt };
+	assert_int_equal(vid_memory_create(HVFX_RAM_BYTES, &mem), 0);
+	cfg = (struct hvi_config){ .memory = mem, .vp_count = 0, .interrupt = hvfx_on_interrupt };
 	assert_int_equal(hvi_partition_create(&cfg, &hv), -EINVAL);
 	cfg.vp_count = 1;
 	cfg.memory = NULL;
@@ -123,54 +43,59 @@ static void test_create_bad_config(void **state)
 
 static void test_profile_names(void **state)
 {
+	/* Round trips; RECOMMENDED last, so a parse that leaves @p alone shows (it holds FULL by then). */
+	static const struct {
+		const char *name;
+		enum hvi_profile profile;
+	} names[] = {
+		{ "minimal", HVI_PROFILE_MINIMAL },
+		{ "full", HVI_PROFILE_FULL },
+		{ "recommended", HVI_PROFILE_RECOMMENDED },
+	};
 	enum hvi_profile p = HVI_PROFILE_RECOMMENDED;
 
-	assert_int_equal(hvi_profile_parse("minimal", &p), 0);
-	assert_int_equal(p, HVI_PROFILE_MINIMAL);
-	assert_int_equal(hvi_profile_parse("full", &p), 0);
-	assert_int_equal(p, HVI_PROFILE_FULL);
-	assert_int_equal(hvi_profile_parse("recommended", &p), 0);
-	assert_int_equal(p, HVI_PROFILE_RECOMMENDED);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(hvi_profile_parse(names[i].name, &p), 0);
+		assert_int_equal(p, names[i].profile);
+		assert_string_equal(hvi_profile_name(names[i].profile), names[i].name);
+	}
 	assert_int_equal(hvi_profile_parse("bogus", &p), -EINVAL);
 	assert_int_equal(hvi_profile_parse("", &p), -EINVAL);
-	assert_string_equal(hvi_profile_name(HVI_PROFILE_MINIMAL), "minimal");
-	assert_string_equal(hvi_profile_name(HVI_PROFILE_RECOMMENDED), "recommended");
-	assert_string_equal(hvi_profile_name(HVI_PROFILE_FULL), "full");
 }
 
 /* ---- partition-wide MSRs -------------------------------------------------------------------------------- */
 
 static void test_guest_os_id(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	const uint64_t id = (uint64_t)HV_LINUX_VENDOR_ID << 48 | 0x060177ull << 16;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_GUEST_OS_ID), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, id), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_GUEST_OS_ID), id);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_GUEST_OS_ID), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, id), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_GUEST_OS_ID), id);
 	/* Partition-wide: the other VP sees it too. */
-	assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_GUEST_OS_ID), id);
+	assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_GUEST_OS_ID), id);
 	/* kexec/crash cleanup writes 0. */
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_GUEST_OS_ID, 0), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_GUEST_OS_ID), 0);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 1, HV_X64_MSR_GUEST_OS_ID, 0), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_GUEST_OS_ID), 0);
+	hvfx_fini(&f);
 }
 
 static void test_hypercall_page(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	const uint64_t gpa = 0x5000;
 	uint8_t code[4];
 	uint64_t v;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, (uint64_t)HV_LINUX_VENDOR_ID << 48), 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, (uint64_t)HV_LINUX_VENDOR_ID << 48), 0);
 	/* Linux hyperv_init(): RMW (old & 0xFFE) | 1 | GPA, the page filled during the WRMSR. */
-	v = rd_ok(&f, 0, HV_X64_MSR_HYPERCALL);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, (v & 0xFFE) | HV_X64_MSR_HYPERCALL_ENABLE | gpa), 0);
-	v = rd_ok(&f, 0, HV_X64_MSR_HYPERCALL);
+	v = hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, (v & 0xFFE) | HV_X64_MSR_HYPERCALL_ENABLE | gpa), 0);
+	v = hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL);
 	assert_true(v & HV_X64_MSR_HYPERCALL_ENABLE); /* hv_is_hyperv_initialized() */
 	assert_int_equal(v & HV_PAGE_ADDRESS_MASK, gpa);
 	assert_int_equal(vid_memory_read(f.mem, gpa, code, sizeof(code)), 0);
@@ -180,14 +105,14 @@ static void test_hypercall_page(void **state)
 	assert_int_equal(code[2], 0x1E);
 	assert_int_equal(code[3], 0xFA);
 	/* Disable (hibernate/kexec): the enable bit reads back clear. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, gpa), 0);
-	assert_false(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, gpa), 0);
+	assert_false(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
 	/* TLFS 3.13: clearing the guest OS id disables an enabled page. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE), 0);
-	assert_true(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 0), 0);
-	assert_false(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE), 0);
+	assert_true(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 0), 0);
+	assert_false(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
+	hvfx_fini(&f);
 }
 
 /*
@@ -196,198 +121,200 @@ static void test_hypercall_page(void **state)
  */
 static void test_hypercall_page_needs_guest_os_id(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	const uint64_t gpa = 0x6000;
 	uint8_t b = 0;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE), 0);
-	assert_false(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE), 0);
+	assert_false(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
 	assert_int_equal(vid_memory_read(f.mem, gpa, &b, 1), 0);
 	assert_int_equal(b, 0);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_hypercall_page_locked(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	const uint64_t v = 0x5000 | HV_X64_MSR_HYPERCALL_ENABLE | HV_X64_MSR_HYPERCALL_LOCKED;
 
 	/* TLFS 3.13: with Locked set the MSR is immutable until the partition resets. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 1), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, v), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), v);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, 0x6000 | HV_X64_MSR_HYPERCALL_ENABLE), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, 0), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), v);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 1), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, v), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), v);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, 0x6000 | HV_X64_MSR_HYPERCALL_ENABLE), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, 0), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), v);
 	/* Not even clearing the guest OS id disables a locked page. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 0), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), v);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 0), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL), v);
+	hvfx_fini(&f);
 }
 
 static void test_hypercall_page_outside_ram(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 1), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, RAM_BYTES | HV_X64_MSR_HYPERCALL_ENABLE), -EPERM);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_HYPERCALL, 0xFFFFFFFFFFFFF001ull), -EPERM);
-	assert_false(rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
-	fx_fini(&f);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_GUEST_OS_ID, 1), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, HVFX_RAM_BYTES | HV_X64_MSR_HYPERCALL_ENABLE), -EPERM);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_HYPERCALL, 0xFFFFFFFFFFFFF001ull), -EPERM);
+	assert_false(hvfx_rd_ok(&f, 0, HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE);
+	hvfx_fini(&f);
 }
 
 /* ---- per-VP MSRs -------------------------------------------------------------------------------------- */
 
 static void test_vp_index(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint64_t v;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 4, 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 4, 0);
 	for (uint32_t vp = 0; vp < 4; vp++)
-		assert_int_equal(rd_ok(&f, vp, HV_X64_MSR_VP_INDEX), vp);
+		assert_int_equal(hvfx_rd_ok(&f, vp, HV_X64_MSR_VP_INDEX), vp);
 	/* Read-only. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_VP_INDEX, 3), -EPERM);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_VP_INDEX), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_VP_INDEX, 3), -EPERM);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_VP_INDEX), 0);
 	/* A VP that does not exist. */
-	assert_int_not_equal(rd(&f, 4, HV_X64_MSR_VP_INDEX, &v), 0);
-	fx_fini(&f);
+	assert_int_not_equal(hvfx_rd(&f, 4, HV_X64_MSR_VP_INDEX, &v), 0);
+	hvfx_fini(&f);
 }
 
 static void test_vp_assist_page(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE, 0x7000 | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), 0);
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE, 0x8000 | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE), 0x7001);
-	assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE), 0x8001);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE, 0), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE), 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE, 0x7000 | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), 0);
+	assert_int_equal(hvfx_wr(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE, 0x8000 | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE), 0x7001);
+	assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE), 0x8001);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE, 0), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_VP_ASSIST_PAGE), 0);
 	/* Enabled outside RAM: #GP, the old value stays. */
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE, RAM_BYTES | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), -EPERM);
-	assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE), 0x8001);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE, HVFX_RAM_BYTES | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE),
+			 -EPERM);
+	assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_VP_ASSIST_PAGE), 0x8001);
+	hvfx_fini(&f);
 }
 
 static void test_synic_registers(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint64_t v;
 
-	fx_init(&f, HVI_PROFILE_MINIMAL, 2, 0);
+	hvfx_init(&f, HVI_PROFILE_MINIMAL, 2, 0);
 	/* Reset values. */
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SCONTROL), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SIMP), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SIEFP), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SCONTROL), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SIMP), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SIEFP), 0);
 	for (uint32_t i = 0; i < HV_SYNIC_SINT_COUNT; i++)
-		assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_SINT0 + i), HV_SYNIC_SINT_MASKED);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SVERSION), HV_SYNIC_VERSION_1);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_EOM), 0);
+		assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_SINT0 + i), HV_SYNIC_SINT_MASKED);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SVERSION), HV_SYNIC_VERSION_1);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_EOM), 0);
 
 	/* Linux hv_synic_enable_regs() order: SIMP, SIEFP, SINT2, SCONTROL; each a read-modify-write. */
-	v = rd_ok(&f, 0, HV_X64_MSR_SIMP);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SIMP, (v & 0xFFF) | 0x10000 | HV_SYNIC_SIMP_ENABLE), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SIMP), 0x10001);
-	v = rd_ok(&f, 0, HV_X64_MSR_SIEFP);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SIEFP, (v & 0xFFF) | 0x11000 | HV_SYNIC_SIEFP_ENABLE), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SIEFP), 0x11001);
-	v = rd_ok(&f, 0, HV_X64_MSR_SINT0 + 2);
+	v = hvfx_rd_ok(&f, 0, HV_X64_MSR_SIMP);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SIMP, (v & 0xFFF) | 0x10000 | HV_SYNIC_SIMP_ENABLE), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SIMP), 0x10001);
+	v = hvfx_rd_ok(&f, 0, HV_X64_MSR_SIEFP);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SIEFP, (v & 0xFFF) | 0x11000 | HV_SYNIC_SIEFP_ENABLE), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SIEFP), 0x11001);
+	v = hvfx_rd_ok(&f, 0, HV_X64_MSR_SINT0 + 2);
 	v = (v & ~(HV_SYNIC_SINT_VECTOR_MASK | HV_SYNIC_SINT_MASKED | HV_SYNIC_SINT_AUTO_EOI)) | 0xF3;
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SINT0 + 2, v), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SINT0 + 2), 0xF3);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SCONTROL, rd_ok(&f, 0, HV_X64_MSR_SCONTROL) | 1), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SCONTROL), 1);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SINT0 + 2, v), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SINT0 + 2), 0xF3);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SCONTROL, hvfx_rd_ok(&f, 0, HV_X64_MSR_SCONTROL) | 1), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SCONTROL), 1);
 	/* Per VP: VP 1 is untouched. */
-	assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_SIMP), 0);
-	assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_SINT0 + 2), HV_SYNIC_SINT_MASKED);
-	assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_SCONTROL), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_SIMP), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_SINT0 + 2), HV_SYNIC_SINT_MASKED);
+	assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_SCONTROL), 0);
 	/* The other SINTs keep their reset value. */
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SINT15), HV_SYNIC_SINT_MASKED);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SINT15), HV_SYNIC_SINT_MASKED);
 	/* Disable (hv_synic_disable_regs): enable=0 and GPA 0. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SIMP, 0), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SIMP), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SIMP, 0), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SIMP), 0);
 	/* EOM: writes accepted, reads 0. SVERSION read-only. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_EOM, 0), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_EOM), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SVERSION, 2), -EPERM);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_EOM, 0), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_EOM), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SVERSION, 2), -EPERM);
+	hvfx_fini(&f);
 }
 
 static void test_synic_page_outside_ram(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SIMP, RAM_BYTES | HV_SYNIC_SIMP_ENABLE), -EPERM);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SIEFP, 0x40000000ull | HV_SYNIC_SIEFP_ENABLE), -EPERM);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SIMP), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SIEFP), 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SIMP, HVFX_RAM_BYTES | HV_SYNIC_SIMP_ENABLE), -EPERM);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SIEFP, 0x40000000ull | HV_SYNIC_SIEFP_ENABLE), -EPERM);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SIMP), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SIEFP), 0);
 	/* A disabled page outside RAM is only a number: accepted. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SIMP, RAM_BYTES), 0);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SIMP, HVFX_RAM_BYTES), 0);
+	hvfx_fini(&f);
 }
 
 static void test_sint_vector_below_16(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
 	/* TLFS 11.8.4: vectors 0-15 are invalid for an unmasked SINT (#GP); a masked one may carry anything. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SINT0 + 2, 0x0F), -EPERM);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_SINT0 + 2), HV_SYNIC_SINT_MASKED);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_SINT0 + 2, HV_SYNIC_SINT_MASKED | 0x0F), 0);
-	fx_fini(&f);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SINT0 + 2, 0x0F), -EPERM);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_SINT0 + 2), HV_SYNIC_SINT_MASKED);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_SINT0 + 2, HV_SYNIC_SINT_MASKED | 0x0F), 0);
+	hvfx_fini(&f);
 }
 
 /* ---- time ------------------------------------------------------------------------------------------------- */
 
 static void test_time_ref_count(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint64_t a, b, c;
 	struct timespec ts = { 0, 2 * 1000 * 1000 };
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	a = rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	a = hvfx_rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT);
 	nanosleep(&ts, NULL);
-	b = rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT);
+	b = hvfx_rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT);
 	c = hvi_reference_time(f.hv);
 	assert_true(b > a);
 	/* 2 ms = 20000 ticks of 100 ns; wide slack: hv calibrates the TSC over 10 ms, which a loaded host skews. */
 	assert_true(b - a >= 10000);
 	assert_true(c >= b);
 	/* Read-only. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_TIME_REF_COUNT, 0), -EPERM);
-	assert_true(rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT) >= b);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_TIME_REF_COUNT, 0), -EPERM);
+	assert_true(hvfx_rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT) >= b);
+	hvfx_fini(&f);
 }
 
 static void test_reference_tsc_page(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	const uint64_t gpa = 0x9000;
 	struct ms_hyperv_tsc_page page;
 	uint64_t v, tsc, ref, now;
 	int64_t diff;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	/* Linux hv_init_clocksource(): RMW, before GUEST_OS_ID is written (must not be gated on it). */
-	v = rd_ok(&f, 0, HV_X64_MSR_REFERENCE_TSC);
+	v = hvfx_rd_ok(&f, 0, HV_X64_MSR_REFERENCE_TSC);
 	assert_int_equal(v, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, (v & 0xFFE) | gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_REFERENCE_TSC), gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, (v & 0xFFE) | gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE),
+			 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_REFERENCE_TSC), gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	assert_int_equal(vid_memory_read(f.mem, gpa, &page, sizeof(page)), 0);
 	assert_int_not_equal(page.tsc_sequence, 0);
 	assert_int_not_equal(page.tsc_scale, 0);
 	assert_int_not_equal(page.tsc_offset, 0);
 	/* scale = 10^7 * 2^64 / TSC Hz (TLFS 12.7.3), the frequency TSC_FREQUENCY reports. */
-	v = rd_ok(&f, 0, HV_X64_MSR_TSC_FREQUENCY);
+	v = hvfx_rd_ok(&f, 0, HV_X64_MSR_TSC_FREQUENCY);
 	assert_int_equal(page.tsc_scale, (uint64_t)(((unsigned __int128)10000000u << 64) / v));
 	/* The page's time with the host TSC (no partition: guest TSC = host TSC) agrees with the reference time. */
 	tsc = __rdtsc();
@@ -396,85 +323,86 @@ static void test_reference_tsc_page(void **state)
 	diff = (int64_t)(now - ref);
 	assert_true(diff > -50000 && diff < 50000); /* within 5 ms (a preempted test thread; a wrong formula is far off) */
 	/* And with TIME_REF_COUNT. */
-	now = rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT);
+	now = hvfx_rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT);
 	tsc = __rdtsc();
 	ref = (uint64_t)(((unsigned __int128)tsc * page.tsc_scale) >> 64) + (uint64_t)page.tsc_offset;
 	diff = (int64_t)(ref - now);
 	assert_true(diff > -50000 && diff < 50000);
 	/* Disable: the MSR reads back without the enable bit. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, gpa), 0);
-	assert_false(rd_ok(&f, 0, HV_X64_MSR_REFERENCE_TSC) & HV_X64_MSR_TSC_REFERENCE_ENABLE);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, gpa), 0);
+	assert_false(hvfx_rd_ok(&f, 0, HV_X64_MSR_REFERENCE_TSC) & HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	/* Outside RAM: #GP. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, RAM_BYTES | HV_X64_MSR_TSC_REFERENCE_ENABLE), -EPERM);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, HVFX_RAM_BYTES | HV_X64_MSR_TSC_REFERENCE_ENABLE),
+			 -EPERM);
+	hvfx_fini(&f);
 }
 
 static void test_frequencies(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
-	fx_init(&f, HVI_PROFILE_MINIMAL, 1, 2500000000ull);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_TSC_FREQUENCY), 2500000000ull);
-	assert_int_not_equal(rd_ok(&f, 0, HV_X64_MSR_APIC_FREQUENCY), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_TSC_FREQUENCY, 1), -EPERM);
+	hvfx_init(&f, HVI_PROFILE_MINIMAL, 1, 2500000000ull);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_TSC_FREQUENCY), 2500000000ull);
+	assert_int_not_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_APIC_FREQUENCY), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_TSC_FREQUENCY, 1), -EPERM);
 	/* TSC_INVARIANT_CONTROL: Linux writes 1 when ACCESS_TSC_INVARIANT is offered (MINIMAL only). */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_TSC_INVARIANT_CONTROL, HV_EXPOSE_INVARIANT_TSC), 0);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_TSC_INVARIANT_CONTROL, HV_EXPOSE_INVARIANT_TSC), 0);
+	hvfx_fini(&f);
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_true(rd_ok(&f, 0, HV_X64_MSR_TSC_FREQUENCY) > 100000000ull); /* the host's, > 100 MHz */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_TSC_INVARIANT_CONTROL, HV_EXPOSE_INVARIANT_TSC), -EPERM);
-	fx_fini(&f);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_true(hvfx_rd_ok(&f, 0, HV_X64_MSR_TSC_FREQUENCY) > 100000000ull); /* the host's, > 100 MHz */
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_TSC_INVARIANT_CONTROL, HV_EXPOSE_INVARIANT_TSC), -EPERM);
+	hvfx_fini(&f);
 }
 
 /* ---- profiles ------------------------------------------------------------------------------------------------ */
 
 static void test_profile_gating(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint64_t v;
 
 	/* MINIMAL: no TSC page, no stimers, no crash/reset MSRs. */
-	fx_init(&f, HVI_PROFILE_MINIMAL, 1, 0);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_REFERENCE_TSC, &v), -EPERM);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, 0x9001), -EPERM);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_VP_RUNTIME, &v), -EPERM);
+	hvfx_init(&f, HVI_PROFILE_MINIMAL, 1, 0);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_REFERENCE_TSC, &v), -EPERM);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_REFERENCE_TSC, 0x9001), -EPERM);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_VP_RUNTIME, &v), -EPERM);
 	/* TIME_REF_COUNT stays readable (hv.c, on purpose): hv_utils' time sync reads it without a TSC page. */
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_TIME_REF_COUNT, &v), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_TIME_REF_COUNT, 0), -EPERM);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG, &v), -EPERM);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_CRASH_CTL, &v), -EPERM);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_RESET, 1), -EPERM);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_TIME_REF_COUNT, &v), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_TIME_REF_COUNT, 0), -EPERM);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG, &v), -EPERM);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_CRASH_CTL, &v), -EPERM);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_RESET, 1), -EPERM);
 	assert_int_equal(f.rec.stops, 0);
 	/* What MINIMAL offers. */
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_VP_INDEX, &v), 0);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_SIMP, &v), 0);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_TSC_FREQUENCY, &v), 0);
-	fx_fini(&f);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_VP_INDEX, &v), 0);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_SIMP, &v), 0);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_TSC_FREQUENCY, &v), 0);
+	hvfx_fini(&f);
 
 	/* RECOMMENDED: TSC page and crash MSRs, no stimers. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_REFERENCE_TSC, &v), 0);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_TIME_REF_COUNT, &v), 0);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_CRASH_CTL, &v), 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_REFERENCE_TSC, &v), 0);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_TIME_REF_COUNT, &v), 0);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_CRASH_CTL, &v), 0);
 	for (uint32_t m = HV_X64_MSR_STIMER0_CONFIG; m <= HV_X64_MSR_STIMER3_COUNT; m++) {
-		assert_int_equal(rd(&f, 0, m, &v), -EPERM);
-		assert_int_equal(wr(&f, 0, m, 0), -EPERM);
+		assert_int_equal(hvfx_rd(&f, 0, m, &v), -EPERM);
+		assert_int_equal(hvfx_wr(&f, 0, m, 0), -EPERM);
 	}
-	fx_fini(&f);
+	hvfx_fini(&f);
 
 	/* FULL: stimers too. */
-	fx_init(&f, HVI_PROFILE_FULL, 1, 0);
+	hvfx_init(&f, HVI_PROFILE_FULL, 1, 0);
 	for (uint32_t m = HV_X64_MSR_STIMER0_CONFIG; m <= HV_X64_MSR_STIMER3_COUNT; m++) {
-		assert_int_equal(rd(&f, 0, m, &v), 0);
+		assert_int_equal(hvfx_rd(&f, 0, m, &v), 0);
 		assert_int_equal(v, 0);
 	}
 	/* Store and read back a disabled config and a count. */
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_STIMER0_COUNT, 123456), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_STIMER0_COUNT), 123456);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_STIMER0_CONFIG, 2ull << HV_STIMER_SINT_SHIFT), 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG), 2ull << HV_STIMER_SINT_SHIFT);
-	fx_fini(&f);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_STIMER0_COUNT, 123456), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_COUNT), 123456);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_STIMER0_CONFIG, 2ull << HV_STIMER_SINT_SHIFT), 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG), 2ull << HV_STIMER_SINT_SHIFT);
+	hvfx_fini(&f);
 }
 
 static void test_unknown_msrs(void **state)
@@ -483,57 +411,71 @@ static void test_unknown_msrs(void **state)
 		0x40000004, 0x4000000F, 0x40000050, 0x4000007F, 0x400000A0, 0x400000B8, 0x400000FF,
 		0x40000107, 0x40000180, HV_X64_MSR_LAST,
 	};
-	struct fixture f;
+	struct hvfx f;
 	uint64_t v;
 
-	fx_init(&f, HVI_PROFILE_FULL, 1, 0);
+	hvfx_init(&f, HVI_PROFILE_FULL, 1, 0);
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
-		assert_int_equal(rd(&f, 0, unknown[i], &v), -EPERM);
-		assert_int_equal(wr(&f, 0, unknown[i], 1), -EPERM);
+		assert_int_equal(hvfx_rd(&f, 0, unknown[i], &v), -EPERM);
+		assert_int_equal(hvfx_wr(&f, 0, unknown[i], 1), -EPERM);
 	}
 	/* Outside the range entirely. */
-	assert_int_equal(rd(&f, 0, 0x10, &v), -EPERM);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_LAST + 1, &v), -EPERM);
+	assert_int_equal(hvfx_rd(&f, 0, 0x10, &v), -EPERM);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_LAST + 1, &v), -EPERM);
 	/* Reenlightenment (not offered): #GP. */
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_REENLIGHTENMENT_CONTROL, &v), -EPERM);
-	fx_fini(&f);
+	assert_int_equal(hvfx_rd(&f, 0, HV_X64_MSR_REENLIGHTENMENT_CONTROL, &v), -EPERM);
+	hvfx_fini(&f);
 }
 
 /* ---- crash and reset ------------------------------------------------------------------------------------------ */
 
+#define CRASH_NOTIFY_WITH_MSG (HV_CRASH_CTL_CRASH_NOTIFY | HV_CRASH_CTL_CRASH_NOTIFY_MSG)
+
+/* The crash message as Linux hv_kmsg_dump() names it: P3 the page's GPA, P4 the text's length. */
+static void guest_crash_page(struct hvfx *f, uint32_t vp, uint64_t gpa, uint64_t len)
+{
+	assert_int_equal(hvfx_wr(f, vp, HV_X64_MSR_CRASH_P0 + 3, gpa), 0);
+	assert_int_equal(hvfx_wr(f, vp, HV_X64_MSR_CRASH_P4, len), 0);
+}
+
+/* The guest writes CRASH_CTL = @ctl (with CRASH_NOTIFY): exactly one crash stop, and *@c is reported. */
+static void guest_crash_notify(struct hvfx *f, uint32_t vp, uint64_t ctl, struct hvi_crash *c)
+{
+	assert_int_equal(hvfx_wr(f, vp, HV_X64_MSR_CRASH_CTL, ctl), 0);
+	assert_int_equal(f->rec.stops, 1);
+	assert_int_equal(f->rec.last_stop, HVI_STOP_CRASH);
+	hvi_partition_crash(f->hv, c);
+	assert_true(c->reported);
+}
+
 static void test_crash_ctl_caps(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_CRASH_CTL), HV_CRASH_CTL_CRASH_NOTIFY | HV_CRASH_CTL_CRASH_NOTIFY_MSG);
-	fx_fini(&f);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_CRASH_CTL), CRASH_NOTIFY_WITH_MSG);
+	hvfx_fini(&f);
 }
 
 static void test_crash_with_message(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct hvi_crash c;
 	const char text[] = "Kernel panic - not syncing: VFS\x01 test\n";
 	const uint64_t msg_gpa = 0x20000;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
 	hvi_partition_crash(f.hv, &c);
 	assert_false(c.reported);
 	/* Linux hv_kmsg_dump(): P0 = 0, P1 = guest OS id, P2..P4 = the page, CTL = NOTIFY | NOTIFY_MSG. */
 	assert_int_equal(vid_memory_write(f.mem, msg_gpa, text, sizeof(text) - 1), 0);
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_CRASH_P0, 0), 0);
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_CRASH_P0 + 1, 0x8100000601770000ull), 0);
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_CRASH_P0 + 2, 0), 0);
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_CRASH_P0 + 3, msg_gpa), 0);
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_CRASH_P4, sizeof(text) - 1), 0);
-	assert_int_equal(rd_ok(&f, 1, HV_X64_MSR_CRASH_P0 + 3), msg_gpa);
+	assert_int_equal(hvfx_wr(&f, 1, HV_X64_MSR_CRASH_P0, 0), 0);
+	assert_int_equal(hvfx_wr(&f, 1, HV_X64_MSR_CRASH_P0 + 1, 0x8100000601770000ull), 0);
+	assert_int_equal(hvfx_wr(&f, 1, HV_X64_MSR_CRASH_P0 + 2, 0), 0);
+	guest_crash_page(&f, 1, msg_gpa, sizeof(text) - 1);
+	assert_int_equal(hvfx_rd_ok(&f, 1, HV_X64_MSR_CRASH_P0 + 3), msg_gpa);
 	assert_int_equal(f.rec.stops, 0);
-	assert_int_equal(wr(&f, 1, HV_X64_MSR_CRASH_CTL, HV_CRASH_CTL_CRASH_NOTIFY | HV_CRASH_CTL_CRASH_NOTIFY_MSG), 0);
-	assert_int_equal(f.rec.stops, 1);
-	assert_int_equal(f.rec.last_stop, HVI_STOP_CRASH);
-	hvi_partition_crash(f.hv, &c);
-	assert_true(c.reported);
+	guest_crash_notify(&f, 1, CRASH_NOTIFY_WITH_MSG, &c);
 	assert_int_equal(c.params[1], 0x8100000601770000ull);
 	assert_int_equal(c.params[3], msg_gpa);
 	assert_int_equal(c.params[4], sizeof(text) - 1);
@@ -542,106 +484,90 @@ static void test_crash_with_message(void **state)
 	assert_non_null(strstr(c.message, "Kernel panic - not syncing: VFS"));
 	assert_null(strchr(c.message, '\x01'));
 	assert_true(strlen(c.message) <= HV_CRASH_MSG_MAX);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_crash_without_message(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct hvi_crash c;
 
 	/* Linux hyperv_panic_event/die: P0 = error, P1 = guest id, P2 = RIP, P3 = RAX, P4 = RSP, CTL = NOTIFY. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	for (unsigned i = 0; i < HV_CRASH_PARAMS; i++)
-		assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_P0 + i, 0x1111ull * (i + 1)), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_CTL, HV_CRASH_CTL_CRASH_NOTIFY), 0);
-	assert_int_equal(f.rec.stops, 1);
-	assert_int_equal(f.rec.last_stop, HVI_STOP_CRASH);
-	hvi_partition_crash(f.hv, &c);
-	assert_true(c.reported);
+		assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_CRASH_P0 + i, 0x1111ull * (i + 1)), 0);
+	guest_crash_notify(&f, 0, HV_CRASH_CTL_CRASH_NOTIFY, &c);
 	for (unsigned i = 0; i < HV_CRASH_PARAMS; i++)
 		assert_int_equal(c.params[i], 0x1111ull * (i + 1));
 	assert_int_equal(c.message[0], '\0'); /* no NOTIFY_MSG: P3/P4 are registers, not a page */
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_crash_hostile_message(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct hvi_crash c;
 	char big[8192];
 
 	/* P4 larger than a page: truncated to HV_CRASH_MSG_MAX, nothing read beyond it. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	memset(big, 'A', sizeof(big));
 	assert_int_equal(vid_memory_write(f.mem, 0x30000, big, sizeof(big)), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_P0 + 3, 0x30000), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_P4, UINT64_MAX), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_CTL, HV_CRASH_CTL_CRASH_NOTIFY | HV_CRASH_CTL_CRASH_NOTIFY_MSG), 0);
-	assert_int_equal(f.rec.stops, 1);
-	hvi_partition_crash(f.hv, &c);
-	assert_true(c.reported);
+	guest_crash_page(&f, 0, 0x30000, UINT64_MAX);
+	guest_crash_notify(&f, 0, CRASH_NOTIFY_WITH_MSG, &c);
 	assert_true(strlen(c.message) <= HV_CRASH_MSG_MAX);
 	assert_int_equal(c.message[0], 'A');
-	fx_fini(&f);
+	hvfx_fini(&f);
 
 	/* A page that ends RAM with P4 = 8192: whatever is in RAM, or nothing; never a read beyond RAM. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(vid_memory_write(f.mem, RAM_BYTES - 4096, big, 4096), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_P0 + 3, RAM_BYTES - 4096), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_P4, 8192), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_CTL, HV_CRASH_CTL_CRASH_NOTIFY | HV_CRASH_CTL_CRASH_NOTIFY_MSG), 0);
-	hvi_partition_crash(f.hv, &c);
-	assert_true(c.reported);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(vid_memory_write(f.mem, HVFX_RAM_BYTES - 4096, big, 4096), 0);
+	guest_crash_page(&f, 0, HVFX_RAM_BYTES - 4096, 8192);
+	guest_crash_notify(&f, 0, CRASH_NOTIFY_WITH_MSG, &c);
 	assert_true(strlen(c.message) <= HV_CRASH_MSG_MAX);
-	fx_fini(&f);
+	hvfx_fini(&f);
 
 	/* P3 outside RAM: the crash is still reported, without text. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_P0 + 3, 0xFFFFFFFFFFFFF000ull), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_P4, 100), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_CTL, HV_CRASH_CTL_CRASH_NOTIFY | HV_CRASH_CTL_CRASH_NOTIFY_MSG), 0);
-	assert_int_equal(f.rec.stops, 1);
-	assert_int_equal(f.rec.last_stop, HVI_STOP_CRASH);
-	hvi_partition_crash(f.hv, &c);
-	assert_true(c.reported);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	guest_crash_page(&f, 0, 0xFFFFFFFFFFFFF000ull, 100);
+	guest_crash_notify(&f, 0, CRASH_NOTIFY_WITH_MSG, &c);
 	assert_int_equal(c.params[3], 0xFFFFFFFFFFFFF000ull);
 	assert_int_equal(c.message[0], '\0');
-	fx_fini(&f);
+	hvfx_fini(&f);
 
 	/* CTL written without NOTIFY: no stop. */
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_CRASH_CTL, HV_CRASH_CTL_CRASH_NOTIFY_MSG), 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_CRASH_CTL, HV_CRASH_CTL_CRASH_NOTIFY_MSG), 0);
 	assert_int_equal(f.rec.stops, 0);
 	hvi_partition_crash(f.hv, &c);
 	assert_false(c.reported);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_reset(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
-	assert_int_equal(rd_ok(&f, 0, HV_X64_MSR_RESET), 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_RESET, 0), 0);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_RESET), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_RESET, 0), 0);
 	assert_int_equal(f.rec.stops, 0);
-	assert_int_equal(wr(&f, 0, HV_X64_MSR_RESET, HV_X64_MSR_RESET_VALUE), 0);
+	assert_int_equal(hvfx_wr(&f, 0, HV_X64_MSR_RESET, HV_X64_MSR_RESET_VALUE), 0);
 	assert_int_equal(f.rec.stops, 1);
 	assert_int_equal(f.rec.last_stop, HVI_STOP_RESET);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_bad_arguments(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint64_t v;
 
-	fx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
-	assert_int_not_equal(rd(&f, 2, HV_X64_MSR_GUEST_OS_ID, &v), 0);
-	assert_int_not_equal(rd(&f, UINT32_MAX, HV_X64_MSR_SIMP, &v), 0);
-	assert_int_not_equal(wr(&f, 7, HV_X64_MSR_SINT0, 0x30), 0);
-	fx_fini(&f);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
+	assert_int_not_equal(hvfx_rd(&f, 2, HV_X64_MSR_GUEST_OS_ID, &v), 0);
+	assert_int_not_equal(hvfx_rd(&f, UINT32_MAX, HV_X64_MSR_SIMP, &v), 0);
+	assert_int_not_equal(hvfx_wr(&f, 7, HV_X64_MSR_SINT0, 0x30), 0);
+	hvfx_fini(&f);
 }
 
 int main(void)

@@ -20,88 +20,10 @@
 #include "hv/hv.h"
 #include "vid/memory.h"
 
-#define RAM_BYTES (1ull << 20)
+#include "hv_fixture.h"
+
 #define VMBUS_SINT 2u
 #define VMBUS_VECTOR 0xF3u
-
-struct rec {
-	pthread_mutex_t lock;
-	unsigned interrupts;
-	unsigned per_vp[4];
-	uint32_t last_vp;
-	uint8_t last_vector;
-};
-
-struct fixture {
-	struct vid_memory *mem;
-	struct hvi_partition *hv;
-	struct rec rec;
-};
-
-static void on_interrupt(void *opaque, uint32_t vp_index, uint8_t vector)
-{
-	struct rec *r = opaque;
-
-	pthread_mutex_lock(&r->lock);
-	r->interrupts++;
-	if (vp_index < 4)
-		r->per_vp[vp_index]++;
-	r->last_vp = vp_index;
-	r->last_vector = vector;
-	pthread_mutex_unlock(&r->lock);
-}
-
-static unsigned interrupts(struct fixture *f)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&f->rec.lock);
-	n = f->rec.interrupts;
-	pthread_mutex_unlock(&f->rec.lock);
-	return n;
-}
-
-static void fx_init_profile(struct fixture *f, unsigned vps, enum hvi_profile profile)
-{
-	struct hvi_config cfg;
-
-	memset(f, 0, sizeof(*f));
-	pthread_mutex_init(&f->rec.lock, NULL);
-	assert_int_equal(vid_memory_create(RAM_BYTES, &f->mem), 0);
-	cfg = (struct hvi_config){
-		.profile = profile,
-		.memory = f->mem,
-		.vp_count = vps,
-		.interrupt = on_interrupt,
-		.opaque = &f->rec,
-	};
-	assert_int_equal(hvi_partition_create(&cfg, &f->hv), 0);
-}
-
-static void fx_init(struct fixture *f, unsigned vps)
-{
-	fx_init_profile(f, vps, HVI_PROFILE_RECOMMENDED);
-}
-
-static void fx_fini(struct fixture *f)
-{
-	hvi_partition_destroy(f->hv);
-	vid_memory_destroy(f->mem);
-	pthread_mutex_destroy(&f->rec.lock);
-}
-
-static void wr(struct fixture *f, uint32_t vp, uint32_t msr, uint64_t v)
-{
-	assert_int_equal(hvi_msr_access(f->hv, vp, msr, true, &v), 0);
-}
-
-static uint64_t rd(struct fixture *f, uint32_t vp, uint32_t msr)
-{
-	uint64_t v = 0;
-
-	assert_int_equal(hvi_msr_access(f->hv, vp, msr, false, &v), 0);
-	return v;
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -122,15 +44,15 @@ static uint64_t siefp_gpa(uint32_t vp)
 }
 
 /* What Linux hv_synic_enable_regs() does on one CPU: SIMP, SIEFP, SINT2 (vector 0xF3, AutoEOI off), SCONTROL. */
-static void guest_synic_enable(struct fixture *f, uint32_t vp)
+static void guest_synic_enable(struct hvfx *f, uint32_t vp)
 {
-	wr(f, vp, HV_X64_MSR_SIMP, simp_gpa(vp) | HV_SYNIC_SIMP_ENABLE);
-	wr(f, vp, HV_X64_MSR_SIEFP, siefp_gpa(vp) | HV_SYNIC_SIEFP_ENABLE);
-	wr(f, vp, HV_X64_MSR_SINT0 + VMBUS_SINT, VMBUS_VECTOR);
-	wr(f, vp, HV_X64_MSR_SCONTROL, HV_SYNIC_CONTROL_ENABLE);
+	hvfx_wr_ok(f, vp, HV_X64_MSR_SIMP, simp_gpa(vp) | HV_SYNIC_SIMP_ENABLE);
+	hvfx_wr_ok(f, vp, HV_X64_MSR_SIEFP, siefp_gpa(vp) | HV_SYNIC_SIEFP_ENABLE);
+	hvfx_wr_ok(f, vp, HV_X64_MSR_SINT0 + VMBUS_SINT, VMBUS_VECTOR);
+	hvfx_wr_ok(f, vp, HV_X64_MSR_SCONTROL, HV_SYNIC_CONTROL_ENABLE);
 }
 
-static struct hv_message *slot(struct fixture *f, uint32_t vp, unsigned sint)
+static struct hv_message *slot(struct hvfx *f, uint32_t vp, unsigned sint)
 {
 	struct hv_message *m = vid_memory_ptr(f->mem, simp_gpa(vp) + sint * HV_MESSAGE_SIZE, HV_MESSAGE_SIZE);
 
@@ -138,7 +60,7 @@ static struct hv_message *slot(struct fixture *f, uint32_t vp, unsigned sint)
 	return m;
 }
 
-static uint8_t *sief(struct fixture *f, uint32_t vp, unsigned sint)
+static uint8_t *sief(struct hvfx *f, uint32_t vp, unsigned sint)
 {
 	uint8_t *p = vid_memory_ptr(f->mem, siefp_gpa(vp) + sint * HV_SYNIC_EVENT_FLAGS_BYTES,
 				    HV_SYNIC_EVENT_FLAGS_BYTES);
@@ -148,44 +70,44 @@ static uint8_t *sief(struct fixture *f, uint32_t vp, unsigned sint)
 }
 
 /* The guest consumes the slot: clear message_type, then EOM only if MessagePending was set (vmbus_signal_eom). */
-static void guest_consume(struct fixture *f, uint32_t vp, unsigned sint)
+static void guest_consume(struct hvfx *f, uint32_t vp, unsigned sint)
 {
 	struct hv_message *m = slot(f, vp, sint);
 
 	__atomic_store_n(&m->header.message_type, HVMSG_NONE, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&m->header.message_flags, __ATOMIC_SEQ_CST) & HV_MESSAGE_FLAG_PENDING)
-		wr(f, vp, HV_X64_MSR_EOM, 0);
+		hvfx_wr_ok(f, vp, HV_X64_MSR_EOM, 0);
 }
 
 /* ---- messages ----------------------------------------------------------------------------------------------- */
 
 static void test_post_requires_enabled_pages(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	const char pl[8] = "hello";
 
-	fx_init(&f, 1);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	/* Nothing enabled. */
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, pl, sizeof(pl)), -ENXIO);
 	/* SIMP enabled but SCONTROL off: the SynIC is disabled. */
-	wr(&f, 0, HV_X64_MSR_SIMP, simp_gpa(0) | HV_SYNIC_SIMP_ENABLE);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SIMP, simp_gpa(0) | HV_SYNIC_SIMP_ENABLE);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, pl, sizeof(pl)), -ENXIO);
 	/* SCONTROL on, SIMP disabled. */
-	wr(&f, 0, HV_X64_MSR_SIMP, 0);
-	wr(&f, 0, HV_X64_MSR_SCONTROL, HV_SYNIC_CONTROL_ENABLE);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SIMP, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SCONTROL, HV_SYNIC_CONTROL_ENABLE);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, pl, sizeof(pl)), -ENXIO);
-	assert_int_equal(interrupts(&f), 0);
-	fx_fini(&f);
+	assert_int_equal(hvfx_interrupts(&f), 0);
+	hvfx_fini(&f);
 }
 
 static void test_post_delivers_into_slot(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint8_t pl[HV_MESSAGE_PAYLOAD_BYTE_COUNT];
 	struct hv_message *m;
 	struct hvi_stats st;
 
-	fx_init(&f, 2);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
 	guest_synic_enable(&f, 0);
 	guest_synic_enable(&f, 1);
 	for (unsigned i = 0; i < sizeof(pl); i++)
@@ -213,16 +135,16 @@ static void test_post_delivers_into_slot(void **state)
 	assert_int_equal(hvi_synic_post_message(f.hv, 1, VMBUS_SINT, 7, NULL, 0), 0);
 	assert_int_equal(m->header.message_type, 7);
 	assert_int_equal(m->header.payload_size, 0);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_masked_sint_no_interrupt(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	const uint32_t pl = 0x12345678;
 	struct hv_message *m;
 
-	fx_init(&f, 1);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	guest_synic_enable(&f, 0);
 	/* SINT3 keeps its reset value (masked): the message lands, no interrupt. */
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, 3, 5, &pl, sizeof(pl)), 0);
@@ -230,27 +152,27 @@ static void test_masked_sint_no_interrupt(void **state)
 	assert_int_equal(m->header.message_type, 5);
 	assert_int_equal(m->header.payload_size, 4);
 	assert_memory_equal(m->payload, &pl, sizeof(pl));
-	assert_int_equal(interrupts(&f), 0);
+	assert_int_equal(hvfx_interrupts(&f), 0);
 	/* Masking SINT2 explicitly has the same effect. */
-	wr(&f, 0, HV_X64_MSR_SINT0 + VMBUS_SINT, HV_SYNIC_SINT_MASKED | VMBUS_VECTOR);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SINT0 + VMBUS_SINT, HV_SYNIC_SINT_MASKED | VMBUS_VECTOR);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, &pl, sizeof(pl)), 0);
 	assert_int_equal(slot(&f, 0, VMBUS_SINT)->header.message_type, 1);
-	assert_int_equal(interrupts(&f), 0);
-	fx_fini(&f);
+	assert_int_equal(hvfx_interrupts(&f), 0);
+	hvfx_fini(&f);
 }
 
 static void test_pending_and_eom(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct hv_message *m;
 	struct hvi_stats st;
 	uint32_t a = 0xAAAAAAAA, b = 0xBBBBBBBB, c = 0xCCCCCCCC;
 
-	fx_init(&f, 1);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	guest_synic_enable(&f, 0);
 	m = slot(&f, 0, VMBUS_SINT);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, &a, sizeof(a)), 0);
-	assert_int_equal(interrupts(&f), 1);
+	assert_int_equal(hvfx_interrupts(&f), 1);
 	/* The slot is busy: queued, MessagePending set in the busy slot, the first message intact. */
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 2, &b, sizeof(b)), 0);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 3, &c, sizeof(c)), 0);
@@ -263,7 +185,7 @@ static void test_pending_and_eom(void **state)
 	assert_int_equal(st.messages_queued, 2);
 
 	/* EOM while the guest has not freed the slot: nothing moves. */
-	wr(&f, 0, HV_X64_MSR_EOM, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_EOM, 0);
 	assert_int_equal(m->header.message_type, 1);
 	assert_memory_equal(m->payload, &a, sizeof(a));
 
@@ -272,7 +194,7 @@ static void test_pending_and_eom(void **state)
 	assert_int_equal(m->header.message_type, 2);
 	assert_memory_equal(m->payload, &b, sizeof(b));
 	assert_true(m->header.message_flags & HV_MESSAGE_FLAG_PENDING);
-	assert_true(interrupts(&f) >= 2);
+	assert_true(hvfx_interrupts(&f) >= 2);
 
 	/* The last one: no more pending. */
 	guest_consume(&f, 0, VMBUS_SINT);
@@ -288,17 +210,17 @@ static void test_pending_and_eom(void **state)
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 4, &a, sizeof(a)), 0);
 	assert_int_equal(m->header.message_type, 4);
 	assert_int_equal(m->header.message_flags & HV_MESSAGE_FLAG_PENDING, 0);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_queue_full(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct hv_message *m;
 	unsigned posted = 0, next = 0;
 	int rc = 0;
 
-	fx_init(&f, 1);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	guest_synic_enable(&f, 0);
 	m = slot(&f, 0, VMBUS_SINT);
 	/* One in the slot, then as many as the queue holds: at least the TLFS' 16, bounded. */
@@ -324,15 +246,15 @@ static void test_queue_full(void **state)
 	assert_int_equal(m->header.message_type, HVMSG_NONE);
 	/* Room again. */
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, &next, sizeof(next)), 0);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_post_bad_arguments(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint8_t pl[HV_MESSAGE_PAYLOAD_BYTE_COUNT + 1] = { 0 };
 
-	fx_init(&f, 2);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
 	guest_synic_enable(&f, 0);
 	assert_int_equal(hvi_synic_post_message(f.hv, 2, VMBUS_SINT, 1, pl, 4), -EINVAL);
 	assert_int_equal(hvi_synic_post_message(f.hv, UINT32_MAX, VMBUS_SINT, 1, pl, 4), -EINVAL);
@@ -342,42 +264,42 @@ static void test_post_bad_arguments(void **state)
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, pl, sizeof(pl)), -EINVAL);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, pl, UINT32_MAX), -EINVAL);
 	assert_int_equal(slot(&f, 0, VMBUS_SINT)->header.message_type, HVMSG_NONE);
-	assert_int_equal(interrupts(&f), 0);
-	fx_fini(&f);
+	assert_int_equal(hvfx_interrupts(&f), 0);
+	hvfx_fini(&f);
 }
 
 static void test_disable_drops(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint32_t v = 1;
 
-	fx_init(&f, 1);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	guest_synic_enable(&f, 0);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, &v, sizeof(v)), 0);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, &v, sizeof(v)), 0);
 	/* hv_synic_disable_regs(): the SynIC is off, posts fail, EOMs do nothing harmful. */
-	wr(&f, 0, HV_X64_MSR_SCONTROL, 0);
-	wr(&f, 0, HV_X64_MSR_SIMP, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SCONTROL, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SIMP, 0);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 1, &v, sizeof(v)), -ENXIO);
-	wr(&f, 0, HV_X64_MSR_EOM, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_EOM, 0);
 	/* Re-enabled (kexec'd kernel): a fresh page that receives nothing queued for the old one; posts work. */
 	guest_synic_enable(&f, 0);
 	v = 99;
 	assert_int_equal(slot(&f, 0, VMBUS_SINT)->header.message_type, HVMSG_NONE);
 	assert_int_equal(hvi_synic_post_message(f.hv, 0, VMBUS_SINT, 9, &v, sizeof(v)), 0);
 	assert_int_equal(slot(&f, 0, VMBUS_SINT)->header.message_type, 9);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 /* ---- events ------------------------------------------------------------------------------------------------- */
 
 static void test_signal_event(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint8_t *flags;
 	struct hvi_stats st;
 
-	fx_init(&f, 2);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 2, 0);
 	assert_int_equal(hvi_synic_signal_event(f.hv, 0, VMBUS_SINT, 5), -ENXIO);
 	guest_synic_enable(&f, 0);
 	guest_synic_enable(&f, 1);
@@ -386,22 +308,22 @@ static void test_signal_event(void **state)
 	/* Flag 13 of SINT2 on VP 1: byte 0x200 + 1, bit 5. */
 	assert_int_equal(hvi_synic_signal_event(f.hv, 1, VMBUS_SINT, 13), 0);
 	assert_int_equal(flags[1], 1u << 5);
-	assert_int_equal(interrupts(&f), 1);
+	assert_int_equal(hvfx_interrupts(&f), 1);
 	assert_int_equal(f.rec.last_vp, 1);
 	assert_int_equal(f.rec.last_vector, VMBUS_VECTOR);
 	/* Again while set: no new interrupt. */
 	assert_int_equal(hvi_synic_signal_event(f.hv, 1, VMBUS_SINT, 13), 0);
-	assert_int_equal(interrupts(&f), 1);
+	assert_int_equal(hvfx_interrupts(&f), 1);
 	/* Another flag: set and interrupt. The highest flag: byte 255, bit 7. */
 	assert_int_equal(hvi_synic_signal_event(f.hv, 1, VMBUS_SINT, 0), 0);
 	assert_int_equal(flags[0], 1);
 	assert_int_equal(hvi_synic_signal_event(f.hv, 1, VMBUS_SINT, HV_EVENT_FLAGS_COUNT - 1), 0);
 	assert_int_equal(flags[255], 0x80);
-	assert_int_equal(interrupts(&f), 3);
+	assert_int_equal(hvfx_interrupts(&f), 3);
 	/* The guest test-and-clears flag 13 (vmbus_chan_sched): the next signal interrupts again. */
 	__atomic_and_fetch(&flags[1], (uint8_t)~(1u << 5), __ATOMIC_SEQ_CST);
 	assert_int_equal(hvi_synic_signal_event(f.hv, 1, VMBUS_SINT, 13), 0);
-	assert_int_equal(interrupts(&f), 4);
+	assert_int_equal(hvfx_interrupts(&f), 4);
 	/* Nothing spilled into VP 0's page or into other SINTs' bitmaps. */
 	for (unsigned i = 0; i < HV_SYNIC_EVENT_FLAGS_BYTES; i++) {
 		assert_int_equal(sief(&f, 0, VMBUS_SINT)[i], 0);
@@ -410,35 +332,35 @@ static void test_signal_event(void **state)
 	}
 	hvi_partition_stats(f.hv, &st);
 	assert_int_equal(st.events_signalled, 4);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_signal_event_masked_and_bad(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 
-	fx_init(&f, 1);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	guest_synic_enable(&f, 0);
 	/* SINT5 masked: the flag is set, no interrupt. */
 	assert_int_equal(hvi_synic_signal_event(f.hv, 0, 5, 9), 0);
 	assert_int_equal(sief(&f, 0, 5)[1], 1u << 1);
-	assert_int_equal(interrupts(&f), 0);
+	assert_int_equal(hvfx_interrupts(&f), 0);
 	/* Bad arguments. */
 	assert_int_equal(hvi_synic_signal_event(f.hv, 1, VMBUS_SINT, 0), -EINVAL);
 	assert_int_equal(hvi_synic_signal_event(f.hv, 0, HV_SYNIC_SINT_COUNT, 0), -EINVAL);
 	assert_int_equal(hvi_synic_signal_event(f.hv, 0, VMBUS_SINT, HV_EVENT_FLAGS_COUNT), -EINVAL);
 	assert_int_equal(hvi_synic_signal_event(f.hv, 0, VMBUS_SINT, UINT32_MAX), -EINVAL);
-	assert_int_equal(interrupts(&f), 0);
+	assert_int_equal(hvfx_interrupts(&f), 0);
 	/* SIEFP disabled: -ENXIO. */
-	wr(&f, 0, HV_X64_MSR_SIEFP, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SIEFP, 0);
 	assert_int_equal(hvi_synic_signal_event(f.hv, 0, VMBUS_SINT, 1), -ENXIO);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 /* ---- synthetic timers (FULL profile; TLFS 12.2) --------------------------------------------------------------- */
 
 /* Wait up to @ms for slot @sint of VP 0 to hold a message; its type, or HVMSG_NONE. */
-static uint32_t wait_slot(struct fixture *f, unsigned sint, unsigned ms)
+static uint32_t wait_slot(struct hvfx *f, unsigned sint, unsigned ms)
 {
 	struct hv_message *m = slot(f, 0, sint);
 
@@ -454,19 +376,19 @@ static uint32_t wait_slot(struct fixture *f, unsigned sint, unsigned ms)
 
 static void test_stimer_one_shot_message(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct hv_message *m;
 	struct hv_timer_message_payload p;
 	uint64_t due;
 
-	fx_init_profile(&f, 1, HVI_PROFILE_FULL);
+	hvfx_init(&f, HVI_PROFILE_FULL, 1, 0);
 	guest_synic_enable(&f, 0);
 	m = slot(&f, 0, VMBUS_SINT);
 	/* Linux legacy stimer0: message mode on SINT2 (hv_stimer_init / hv_ce_set_next_event): config, then an
 	 * absolute count in reference time. */
-	wr(&f, 0, HV_X64_MSR_STIMER0_CONFIG, HV_STIMER_ENABLE | (uint64_t)VMBUS_SINT << HV_STIMER_SINT_SHIFT);
-	due = rd(&f, 0, HV_X64_MSR_TIME_REF_COUNT) + 20000; /* 2 ms */
-	wr(&f, 0, HV_X64_MSR_STIMER0_COUNT, due);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG, HV_STIMER_ENABLE | (uint64_t)VMBUS_SINT << HV_STIMER_SINT_SHIFT);
+	due = hvfx_rd_ok(&f, 0, HV_X64_MSR_TIME_REF_COUNT) + 20000; /* 2 ms */
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_COUNT, due);
 	assert_int_equal(wait_slot(&f, VMBUS_SINT, 2000), HVMSG_TIMER_EXPIRED);
 	assert_int_equal(m->header.payload_size, sizeof(p));
 	memcpy(&p, m->payload, sizeof(p));
@@ -474,30 +396,31 @@ static void test_stimer_one_shot_message(void **state)
 	assert_int_equal(p.expiration_time, due);
 	assert_true(p.delivery_time >= due);
 	assert_true(hvi_reference_time(f.hv) >= due);
-	assert_true(interrupts(&f) >= 1);
+	assert_true(hvfx_interrupts(&f) >= 1);
 	assert_int_equal(f.rec.last_vector, VMBUS_VECTOR);
 	/* One-shot: disabled after it fired. */
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE, 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE, 0);
 	guest_consume(&f, 0, VMBUS_SINT);
 	sleep_ms(5);
 	assert_int_equal(m->header.message_type, HVMSG_NONE);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_stimer_periodic_coalesces(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct hv_message *m;
 	struct hvi_stats st;
 	struct hv_timer_message_payload p;
 
-	fx_init_profile(&f, 1, HVI_PROFILE_FULL);
+	hvfx_init(&f, HVI_PROFILE_FULL, 1, 0);
 	guest_synic_enable(&f, 0);
 	m = slot(&f, 0, 3);
-	wr(&f, 0, HV_X64_MSR_SINT0 + 3, 0x40); /* an unmasked SINT of its own */
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_SINT0 + 3, 0x40); /* an unmasked SINT of its own */
 	/* Timer 2, periodic 1 ms on SINT3. */
-	wr(&f, 0, HV_X64_MSR_STIMER0_COUNT + 4, 10000);
-	wr(&f, 0, HV_X64_MSR_STIMER0_CONFIG + 4, HV_STIMER_ENABLE | HV_STIMER_PERIODIC | 3ull << HV_STIMER_SINT_SHIFT);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_COUNT + 4, 10000);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG + 4,
+		   HV_STIMER_ENABLE | HV_STIMER_PERIODIC | 3ull << HV_STIMER_SINT_SHIFT);
 	assert_int_equal(wait_slot(&f, 3, 2000), HVMSG_TIMER_EXPIRED);
 	sleep_ms(20);
 	/*
@@ -513,49 +436,49 @@ static void test_stimer_periodic_coalesces(void **state)
 	/* Consumed: the next period brings the next one. Still enabled. */
 	guest_consume(&f, 0, 3);
 	assert_int_equal(wait_slot(&f, 3, 2000), HVMSG_TIMER_EXPIRED);
-	assert_true(rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG + 4) & HV_STIMER_ENABLE);
+	assert_true(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG + 4) & HV_STIMER_ENABLE);
 	/* COUNT 0 stops it. */
-	wr(&f, 0, HV_X64_MSR_STIMER0_COUNT + 4, 0);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG + 4) & HV_STIMER_ENABLE, 0);
-	fx_fini(&f);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_COUNT + 4, 0);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG + 4) & HV_STIMER_ENABLE, 0);
+	hvfx_fini(&f);
 }
 
 static void test_stimer_direct_mode(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	unsigned before;
 
-	fx_init_profile(&f, 2, HVI_PROFILE_FULL);
+	hvfx_init(&f, HVI_PROFILE_FULL, 2, 0);
 	/* Direct mode needs no SynIC pages: the vector (Linux: HYPERV_STIMER0_VECTOR 0xED) goes to the VP. */
-	before = interrupts(&f);
-	wr(&f, 1, HV_X64_MSR_STIMER0_CONFIG,
-	   HV_STIMER_ENABLE | HV_STIMER_DIRECT_MODE | 0xEDull << HV_STIMER_APICVECTOR_SHIFT);
-	wr(&f, 1, HV_X64_MSR_STIMER0_COUNT, rd(&f, 1, HV_X64_MSR_TIME_REF_COUNT) + 10000);
-	for (int i = 0; i < 2000 && interrupts(&f) == before; i++)
+	before = hvfx_interrupts(&f);
+	hvfx_wr_ok(&f, 1, HV_X64_MSR_STIMER0_CONFIG,
+		   HV_STIMER_ENABLE | HV_STIMER_DIRECT_MODE | 0xEDull << HV_STIMER_APICVECTOR_SHIFT);
+	hvfx_wr_ok(&f, 1, HV_X64_MSR_STIMER0_COUNT, hvfx_rd_ok(&f, 1, HV_X64_MSR_TIME_REF_COUNT) + 10000);
+	for (int i = 0; i < 2000 && hvfx_interrupts(&f) == before; i++)
 		sleep_ms(1);
-	assert_int_equal(interrupts(&f), before + 1);
+	assert_int_equal(hvfx_interrupts(&f), before + 1);
 	assert_int_equal(f.rec.last_vp, 1);
 	assert_int_equal(f.rec.last_vector, 0xED);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 static void test_stimer_config_rules(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	uint64_t v = 1ull << 40;
 
-	fx_init_profile(&f, 1, HVI_PROFILE_FULL);
+	hvfx_init(&f, HVI_PROFILE_FULL, 1, 0);
 	/* Message mode without a SINT cannot fire: the enable bit does not stick (KVM's rule). */
-	wr(&f, 0, HV_X64_MSR_STIMER0_CONFIG, HV_STIMER_ENABLE);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG, HV_STIMER_ENABLE);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE, 0);
 	/* AutoEnable: writing COUNT enables. */
-	wr(&f, 0, HV_X64_MSR_STIMER0_CONFIG, HV_STIMER_AUTOENABLE | 2ull << HV_STIMER_SINT_SHIFT);
-	assert_int_equal(rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE, 0);
-	wr(&f, 0, HV_X64_MSR_STIMER0_COUNT, 1ull << 40);
-	assert_true(rd(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG, HV_STIMER_AUTOENABLE | 2ull << HV_STIMER_SINT_SHIFT);
+	assert_int_equal(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE, 0);
+	hvfx_wr_ok(&f, 0, HV_X64_MSR_STIMER0_COUNT, 1ull << 40);
+	assert_true(hvfx_rd_ok(&f, 0, HV_X64_MSR_STIMER0_CONFIG) & HV_STIMER_ENABLE);
 	/* Reserved config bits: #GP. */
 	assert_int_equal(hvi_msr_access(f.hv, 0, HV_X64_MSR_STIMER0_CONFIG, true, &v), -EPERM);
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 /* ---- the slot protocol across threads ------------------------------------------------------------------------ */
@@ -564,7 +487,7 @@ static void test_stimer_config_rules(void **state)
 #define RACE_MESSAGES 20000u
 
 struct race {
-	struct fixture *f;
+	struct hvfx *f;
 	unsigned producer;
 	atomic_bool stop;
 };
@@ -596,7 +519,7 @@ static void *race_producer(void *arg)
  */
 static void test_post_race_with_guest(void **state)
 {
-	struct fixture f;
+	struct hvfx f;
 	struct race r[RACE_PRODUCERS];
 	pthread_t th[RACE_PRODUCERS];
 	uint32_t expect[RACE_PRODUCERS] = { 0 };
@@ -604,7 +527,7 @@ static void test_post_race_with_guest(void **state)
 	struct hv_message *m;
 	struct timespec t0, t;
 
-	fx_init(&f, 1);
+	hvfx_init(&f, HVI_PROFILE_RECOMMENDED, 1, 0);
 	guest_synic_enable(&f, 0);
 	m = slot(&f, 0, VMBUS_SINT);
 	for (unsigned i = 0; i < RACE_PRODUCERS; i++) {
@@ -645,7 +568,7 @@ static void test_post_race_with_guest(void **state)
 		assert_null(ret);
 		assert_int_equal(expect[i], RACE_MESSAGES);
 	}
-	fx_fini(&f);
+	hvfx_fini(&f);
 }
 
 int main(void)
