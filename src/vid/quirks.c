@@ -229,6 +229,10 @@ static int vid_quirks_linear_access(struct vid_vp *vp, uint64_t linear, void *bu
  * not round-trip MXCSR, KVM_GET_XSAVE/KVM_SET_XSAVE do.
  */
 #define VID_XSAVE_MXCSR_OFFSET 24
+#define VID_XSAVE_XMM_OFFSET 160      /* XMM0-15, 16 bytes each */
+#define VID_XSAVE_XMM_BYTES 256
+#define VID_XSAVE_HEADER_OFFSET 512   /* XSTATE_BV */
+#define VID_XFEATURE_MASK_SSE (1ull << 1)
 
 static int vid_quirks_mxcsr(struct vid_vp *vp, struct kvm_regs *regs, const struct vid_quirks_memop *op)
 {
@@ -254,6 +258,22 @@ static int vid_quirks_mxcsr(struct vid_vp *vp, struct kvm_regs *regs, const stru
 			goto out;
 		}
 		memcpy((uint8_t *)xs->region + VID_XSAVE_MXCSR_OFFSET, &v, sizeof(v));
+		/*
+		 * KVM takes MXCSR from the image only if XSTATE_BV names FP, SSE or AVX state. After the host saved the
+		 * guest's FPU with XSAVEOPT, SSE may be marked "init" (bit clear) and the MXCSR write was silently lost
+		 * (about half the runs on a busy machine). Mark SSE in use, with the XMM registers at their init value
+		 * (zero) so the guest sees no other change.
+		 */
+		{
+			uint64_t bv;
+
+			memcpy(&bv, (uint8_t *)xs->region + VID_XSAVE_HEADER_OFFSET, sizeof(bv));
+			if (!(bv & VID_XFEATURE_MASK_SSE)) {
+				memset((uint8_t *)xs->region + VID_XSAVE_XMM_OFFSET, 0, VID_XSAVE_XMM_BYTES);
+				bv |= VID_XFEATURE_MASK_SSE;
+				memcpy((uint8_t *)xs->region + VID_XSAVE_HEADER_OFFSET, &bv, sizeof(bv));
+			}
+		}
 		if (ioctl(vid_vp_fd(vp), KVM_SET_XSAVE, xs) < 0) {
 			ret = -errno;
 			goto out;
