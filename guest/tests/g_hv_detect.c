@@ -14,15 +14,7 @@
  * (0: none), the #GP mask of the probes (DETECT_GP_* bits).
  */
 #include "rt/hvc.h"
-
-#define DETECT_GP_TIME_REF_COUNT (1u << 0)
-#define DETECT_GP_REFERENCE_TSC (1u << 1)
-#define DETECT_GP_STIMER0_CONFIG (1u << 2)
-#define DETECT_GP_CRASH_CTL (1u << 3)
-#define DETECT_GP_TSC_FREQUENCY (1u << 4)
-#define DETECT_GP_SIMP (1u << 5)
-#define DETECT_GP_VP_RUNTIME (1u << 6)
-#define DETECT_GP_APIC_FREQUENCY (1u << 7)
+#include "g_hv_detect.h"
 
 static volatile unsigned gp_hits;
 
