@@ -289,6 +289,23 @@ static void init_now(struct init_timespec *out)
 	}
 }
 
+/*
+ * `date`: the guest's CLOCK_REALTIME as seconds.nanoseconds since the Unix epoch, for e2e tests that compare it
+ * with the host's clock (the Hyper-V time synchronisation IC sets it).
+ */
+static void init_cmd_date(void)
+{
+	struct init_timespec64 t = { 0, 0 };
+	struct init_timespec ts = { 0, 0 };
+
+	if (sys_clock_gettime64(CLOCK_REALTIME, &t) != 0) {
+		sys_clock_gettime(CLOCK_REALTIME, &ts);
+		t.sec = ts.sec;
+		t.nsec = ts.nsec;
+	}
+	pr(P "date: %lu.%09lu\n", (unsigned long)t.sec, (unsigned long)t.nsec);
+}
+
 /* Monotonic milliseconds (wraps after 49 days; only differences are used). */
 static uint32_t init_now_ms(void)
 {
@@ -617,9 +634,11 @@ static void init_run_one(char *cmd)
 		pr(P "sync: %s\n", g_dry ? "skipped (not PID 1)" : "ok");
 	} else if (init_streq(verb, "uptime")) {
 		init_print_uptime(NULL);
+	} else if (init_streq(verb, "date")) {
+		init_cmd_date();
 	} else if (!init_streq(verb, "ls") && !init_streq(verb, "cat") && !init_streq(verb, "readlink") &&
 		   !init_streq(verb, "write") && !init_streq(verb, "mount") && !init_streq(verb, "sleep")) {
-		pr(P "%s: unknown command (verbs: ls cat readlink write sync mount sleep echo uptime)\n", verb);
+		pr(P "%s: unknown command (verbs: ls cat readlink write sync mount sleep echo uptime date)\n", verb);
 	} else if (!arg || !*arg) {
 		pr(P "%s: missing argument\n", verb);
 	} else if (init_streq(verb, "ls")) {

@@ -73,6 +73,7 @@ void init_int80(void);
 #define X_OK 1
 #define PROT_RW 3          /* PROT_READ | PROT_WRITE */
 #define MAP_PRIVATE_ANON 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */
+#define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 
 #define REBOOT_MAGIC1 0xfee1deadu

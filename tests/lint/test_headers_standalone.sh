@@ -5,7 +5,8 @@ src=${OPENHV_SOURCE_DIR:?}
 fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for h in "$src"/src/*/*.h "$src"/include/openhv/*.h; do
+for h in "$src"/src/*/*.h "$src"/src/*/*/*.h "$src"/include/openhv/*.h; do
+	[ -e "$h" ] || continue
 	rel=${h#"$src"/src/}
 	rel=${rel#"$src"/include/}
 	printf '#include "%s"\n' "$rel" >"$tmp/t.c"
