@@ -326,6 +326,7 @@ _Static_assert(sizeof(struct acpi_madt_local_x2apic) == 16, "MADT Local x2APIC i
 #define ACPI_RES_END_TAG 0x79             /* End tag, 1 data byte: checksum (0 = not checked) */
 /* Large resource items: byte 0 = tag, bytes 1-2 = length of the data that follows */
 #define ACPI_RES_MEMORY32_FIXED_TAG 0x86  /* 9 data bytes */
+#define ACPI_RES_DWORD_ADDRESS_TAG 0x87   /* 23 data bytes (without the optional resource source) */
 #define ACPI_RES_QWORD_ADDRESS_TAG 0x8a   /* 43 data bytes (without the optional resource source) */
 
 #define ACPI_RES_IO_DECODE16 0x01         /* I/O information: decodes 16 address bits */
