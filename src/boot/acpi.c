@@ -172,8 +172,61 @@ static void acpi_dsdt_pvpanic(struct aml_writer *w)
 	aml_device_end(w);
 }
 
+void acpi_vmbus_high_mmio(const struct vid_memory *mem, uint64_t *base, uint64_t *size)
+{
+	uint64_t end = LAYOUT_VMBUS_HIGH_MMIO_MIN_GPA;
+
+	for (unsigned i = 0; i < vid_memory_region_count(mem); i++) {
+		const struct vid_memory_region *r = vid_memory_region(mem, i);
+
+		if (r->gpa + r->size > end)
+			end = r->gpa + r->size;
+	}
+	*base = (end + LAYOUT_VMBUS_HIGH_MMIO_ALIGN - 1) & ~(LAYOUT_VMBUS_HIGH_MMIO_ALIGN - 1);
+	*size = LAYOUT_VMBUS_HIGH_MMIO_SIZE;
+}
+
+/*
+ * The VMBus device, as Hyper-V Gen2 lays it out (see acpi.h): a module device VMOD owning the MMIO windows and the
+ * VMBus device VMBS below it.
+ */
+static void acpi_dsdt_vmbus(struct aml_writer *w, const struct vid_memory *mem)
+{
+	struct aml_resources windows, irq;
+	uint64_t high_base, high_size;
+
+	_Static_assert(LAYOUT_VMBUS_LOW_MMIO_GPA + LAYOUT_VMBUS_LOW_MMIO_SIZE <= LAYOUT_IOAPIC_GPA &&
+			       LAYOUT_VMBUS_LOW_MMIO_GPA >= VID_LOWMEM_TOP,
+		       "the low VMBus window lies in the MMIO hole, below the IOAPIC");
+	acpi_vmbus_high_mmio(mem, &high_base, &high_size);
+	aml_resources_init(&windows);
+	aml_res_dword_memory(&windows, false, AML_MEM_NON_CACHEABLE, true, (uint32_t)LAYOUT_VMBUS_LOW_MMIO_GPA,
+			     (uint32_t)LAYOUT_VMBUS_LOW_MMIO_SIZE);
+	aml_res_qword_memory(&windows, false, AML_MEM_NON_CACHEABLE, true, high_base, high_size);
+	aml_resources_init(&irq);
+	aml_res_irq_flags(&irq, LAYOUT_VMBUS_IRQ, ACPI_RES_IRQ_EDGE);
+
+	aml_device_begin(w, "VMOD");
+	aml_name_str(w, "_HID", "ACPI0004");
+	aml_name_integer(w, "_UID", 0);
+	aml_name(w, "_CRS");
+	aml_resource_template(w, &windows);
+
+	aml_device_begin(w, "VMBS");
+	aml_name_str(w, "_HID", "VMBus");
+	aml_name_str(w, "_DDN", "VMBUS");
+	aml_name_integer(w, "_UID", 0);
+	aml_name_integer(w, "_ADR", 0);
+	aml_method_return_integer(w, "_STA", 0x0f); /* present, enabled, shown in UI, functioning */
+	aml_name(w, "_CRS");
+	aml_resource_template(w, &irq);
+	aml_device_end(w);
+
+	aml_device_end(w);
+}
+
 /* Emit the DSDT's AML (everything after the header). */
-static void acpi_dsdt_aml(struct aml_writer *w, const struct acpi_config *cfg)
+static void acpi_dsdt_aml(struct aml_writer *w, const struct acpi_config *cfg, const struct vid_memory *mem)
 {
 	/* \_S5: SLP_TYPa, SLP_TYPb (ignored by hardware-reduced sleep), two reserved (ACPI 6.5 7.4.2) */
 	aml_name(w, "_S5");
@@ -190,10 +243,13 @@ static void acpi_dsdt_aml(struct aml_writer *w, const struct acpi_config *cfg)
 	acpi_dsdt_i8042(w);
 	if (cfg->pvpanic)
 		acpi_dsdt_pvpanic(w);
+	if (cfg->vmbus)
+		acpi_dsdt_vmbus(w, mem);
 	aml_scope_end(w);
 }
 
-static int acpi_build_dsdt(struct acpi_blob *b, const struct acpi_config *cfg, size_t *off)
+static int acpi_build_dsdt(struct acpi_blob *b, const struct acpi_config *cfg, const struct vid_memory *mem,
+			   size_t *off)
 {
 	struct acpi_table_header h;
 	struct aml_writer w;
@@ -205,7 +261,7 @@ static int acpi_build_dsdt(struct acpi_blob *b, const struct acpi_config *cfg, s
 	if (err)
 		return err;
 	aml_writer_init(&w, b->buf + b->len, b->cap - b->len);
-	acpi_dsdt_aml(&w, cfg);
+	acpi_dsdt_aml(&w, cfg, mem);
 	err = aml_writer_finish(&w, &aml_len);
 	if (err)
 		return err;
@@ -365,7 +421,7 @@ int acpi_tables_build(struct vid_memory *mem, const struct acpi_config *cfg, uin
 
 	err = acpi_blob_reserve(&b, sizeof(struct acpi_rsdp), &rsdp_off);
 	if (!err)
-		err = acpi_build_dsdt(&b, cfg, &dsdt_off);
+		err = acpi_build_dsdt(&b, cfg, mem, &dsdt_off);
 	if (!err)
 		err = acpi_build_fadt(&b, dsdt_off);
 	if (!err)
@@ -381,7 +437,8 @@ int acpi_tables_build(struct vid_memory *mem, const struct acpi_config *cfg, uin
 	err = vid_memory_write(mem, LAYOUT_ACPI_GPA, b.buf, b.cap);
 	if (err)
 		goto out_free;
-	log_dbg("ACPI tables: %zu bytes at 0x%llx, %u VPs", b.len, (unsigned long long)LAYOUT_ACPI_GPA, cfg->vp_count);
+	log_dbg("ACPI tables: %zu bytes at 0x%llx, %u VPs%s", b.len, (unsigned long long)LAYOUT_ACPI_GPA,
+		cfg->vp_count, cfg->vmbus ? ", VMBus device" : "");
 	*rsdp_gpa = acpi_blob_gpa(rsdp_off);
 out_free:
 	free(b.buf);

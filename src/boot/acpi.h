@@ -65,6 +65,19 @@
  *   RTC_ (EISAID PNP0B00): IO 0x70/2, IRQNoFlags 8
  *   KBD_ (EISAID PNP0303): IO 0x60/1, IO 0x64/1, IRQNoFlags 1
  *   PEVT (_HID "QEMU0001", only with cfg->pvpanic): IO LAYOUT_PVPANIC_PORT/1
+ *   VMOD and VMOD.VMBS, only with cfg->vmbus: the VMBus device as Hyper-V Gen2 exposes it (shared/reference/
+ *   guest-core.md 4.2), which is how Linux's hv_vmbus finds the bus (an acpi_driver matching _HID "VMBus"; 6.1
+ *   has no other discovery path, and hv_acpi_init() fails with -ENODEV without the device):
+ *     Device (VMOD)  _HID "ACPI0004" (module device: Linux's container scan handler enumerates its children),
+ *                    _UID 0, _CRS = DWordMemory(ResourceProducer, NonCacheable, ReadWrite) for the low window
+ *                    [LAYOUT_VMBUS_LOW_MMIO_GPA, + LAYOUT_VMBUS_LOW_MMIO_SIZE) and QWordMemory(same) for the
+ *                    high window (acpi_vmbus_high_mmio()). Linux 6.1 vmbus_acpi_add() walks the VMBS _CRS,
+ *                    then its ancestors', collecting only these address space descriptors into its MMIO pool.
+ *     Device (VMBS)  _HID "VMBus", _DDN "VMBUS", _UID 0, _ADR 0, Method (_STA) { Return (0x0F) },
+ *                    _CRS = IRQ (Edge, ActiveHigh, Exclusive) { LAYOUT_VMBUS_IRQ }. The short IRQ form is what
+ *                    Hyper-V emits: Linux on x86 skips it (the VMBus interrupt is the SynIC's vector 0xF3),
+ *                    while an Interrupt() descriptor would be mapped and could fail the walk. The _CRS must
+ *                    exist: without it vmbus_acpi_add() fails its resource walk.
  */
 #ifndef OPENHV_BOOT_ACPI_H
 #define OPENHV_BOOT_ACPI_H
@@ -97,8 +110,16 @@ struct vid_memory;
 struct acpi_config {
 	unsigned vp_count; /* 1..ACPI_BOARD_VP_MAX: LAPIC entries 0..vp_count-1, APIC ID = processor UID = VP index */
 	bool pvpanic;      /* add the QEMU0001 pvpanic device at LAYOUT_PVPANIC_PORT */
-	/* later: VMBus device (VMOD/VMBS), MMIO windows */
+	bool vmbus;        /* add the VMBus device (VMOD/VMBS) and its MMIO windows; the high window is placed above
+			    * the RAM of the memory given to acpi_tables_build() */
 };
+
+/*
+ * The high VMBus MMIO window for guest RAM @mem: [*@base, *@base + *@size) with *@base = the end of the highest
+ * RAM region, at least LAYOUT_VMBUS_HIGH_MMIO_MIN_GPA, rounded up to LAYOUT_VMBUS_HIGH_MMIO_ALIGN, and *@size =
+ * LAYOUT_VMBUS_HIGH_MMIO_SIZE (boot/layout.h). Not RAM, not in the E820 map.
+ */
+void acpi_vmbus_high_mmio(const struct vid_memory *mem, uint64_t *base, uint64_t *size);
 
 /*
  * Build the RSDP, XSDT, FADT, MADT and DSDT described above for @cfg and write them into @mem, overwriting all of

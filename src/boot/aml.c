@@ -392,6 +392,11 @@ int aml_return(struct aml_writer *w)
 	return aml_byte(w, AML_RETURN_OP);
 }
 
+int aml_method_return_integer(struct aml_writer *w, const char *name, uint64_t value)
+{
+	return aml_method_begin(w, name, 0, false) ?: aml_return(w) ?: aml_integer(w, value) ?: aml_method_end(w);
+}
+
 /* ---- resource templates ---------------------------------------------------------------------------------------- */
 
 void aml_resources_init(struct aml_resources *r)
@@ -470,6 +475,29 @@ int aml_res_memory32_fixed(struct aml_resources *r, bool writable, uint32_t base
 	return aml_res_put(r, d, sizeof(d));
 }
 
+/* General and type-specific flags of a fixed memory address space descriptor (6.4.3.5.1, 6.4.3.5.4). */
+static void aml_res_memory_flags(uint8_t *d, bool consumer, enum aml_mem_cache cache, bool writable)
+{
+	d[0] = ACPI_RES_ADDRESS_MIN_FIXED | ACPI_RES_ADDRESS_MAX_FIXED | (consumer ? ACPI_RES_ADDRESS_CONSUMER : 0);
+	d[1] = (uint8_t)(((unsigned)cache << ACPI_RES_MEM_CACHE_SHIFT) | (writable ? ACPI_RES_MEM_READ_WRITE : 0));
+}
+
+int aml_res_dword_memory(struct aml_resources *r, bool consumer, enum aml_mem_cache cache, bool writable,
+			 uint32_t base, uint32_t len)
+{
+	uint8_t d[26] = { ACPI_RES_DWORD_ADDRESS_TAG, 23, 0, ACPI_RES_ADDRESS_SPACE_MEMORY };
+
+	if (!len || base + (len - 1) < base || (unsigned)cache > AML_MEM_PREFETCHABLE)
+		return aml_res_fail(r, -EINVAL);
+	aml_res_memory_flags(d + 4, consumer, cache, writable);
+	aml_put_le(d + 6, 0, 4);              /* _GRA */
+	aml_put_le(d + 10, base, 4);          /* _MIN */
+	aml_put_le(d + 14, base + len - 1, 4); /* _MAX */
+	aml_put_le(d + 18, 0, 4);             /* _TRA */
+	aml_put_le(d + 22, len, 4);           /* _LEN */
+	return aml_res_put(r, d, sizeof(d));
+}
+
 int aml_res_qword_memory(struct aml_resources *r, bool consumer, enum aml_mem_cache cache, bool writable,
 			 uint64_t base, uint64_t len)
 {
@@ -477,8 +505,7 @@ int aml_res_qword_memory(struct aml_resources *r, bool consumer, enum aml_mem_ca
 
 	if (!len || base + (len - 1) < base || (unsigned)cache > AML_MEM_PREFETCHABLE)
 		return aml_res_fail(r, -EINVAL);
-	d[4] = ACPI_RES_ADDRESS_MIN_FIXED | ACPI_RES_ADDRESS_MAX_FIXED | (consumer ? ACPI_RES_ADDRESS_CONSUMER : 0);
-	d[5] = (uint8_t)(((unsigned)cache << ACPI_RES_MEM_CACHE_SHIFT) | (writable ? ACPI_RES_MEM_READ_WRITE : 0));
+	aml_res_memory_flags(d + 4, consumer, cache, writable);
 	aml_put_le(d + 6, 0, 8);              /* _GRA */
 	aml_put_le(d + 14, base, 8);          /* _MIN */
 	aml_put_le(d + 22, base + len - 1, 8); /* _MAX */

@@ -137,6 +137,9 @@ int aml_method_end(struct aml_writer *w);
 /* Return (<object>): emits ReturnOp; the caller then emits the object. */
 int aml_return(struct aml_writer *w);
 
+/* Method (@name, 0, NotSerialized) { Return (@value) }: a method that returns a constant integer (e.g. _STA). */
+int aml_method_return_integer(struct aml_writer *w, const char *name, uint64_t value);
+
 /* ---- Resource templates (6.4) ---- */
 
 #define AML_RESOURCES_MAX 512 /* bytes of descriptors in one template, EndTag included */
@@ -169,6 +172,14 @@ int aml_res_irq_flags(struct aml_resources *r, unsigned irq, uint8_t info);
 
 /* Memory32Fixed(ReadWrite|ReadOnly, @base, @len) */
 int aml_res_memory32_fixed(struct aml_resources *r, bool writable, uint32_t base, uint32_t len);
+
+/*
+ * DWordMemory(@consumer ? ResourceConsumer : ResourceProducer, PosDecode, MinFixed, MaxFixed, @cache,
+ * @writable ? ReadWrite : ReadOnly, granularity 0, @base, @base + @len - 1, translation 0, @len): a fixed 32-bit
+ * memory window (ACPI 6.5 6.4.3.5.2). -EINVAL if @len is 0 or the range passes 4 GiB.
+ */
+int aml_res_dword_memory(struct aml_resources *r, bool consumer, enum aml_mem_cache cache, bool writable,
+			 uint32_t base, uint32_t len);
 
 /*
  * QWordMemory(@consumer ? ResourceConsumer : ResourceProducer, PosDecode, MinFixed, MaxFixed, @cache,

@@ -28,6 +28,23 @@
 #define LAYOUT_KVM_TSS_GPA 0xfffbd000ull      /* KVM_SET_TSS_ADDR: 3 pages */
 #define LAYOUT_KVM_IDMAP_GPA 0xfffbc000ull    /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
 
+/*
+ * VMBus MMIO windows (the _CRS of \_SB.VMOD, boot/acpi.h): address space the guest's hv_vmbus may hand out to
+ * VMBus devices that need MMIO (the synthetic framebuffer's VRAM, vPCI BARs); Linux 6.1 vmbus_allocate_mmio().
+ * Like Hyper-V Gen2, one window below 4 GiB and one above all RAM. Neither is RAM or in the E820 map.
+ *  - low: [0xF8000000, LAYOUT_IOAPIC_GPA) = 108 MiB, ending below the IOAPIC page (and so below Linux's vTPM cut
+ *    at 0xFED40000, the LAPIC and the KVM TSS/identity-map pages). [VID_LOWMEM_TOP, 0xF8000000) stays free for
+ *    other MMIO (a future PCI host bridge).
+ *  - high: LAYOUT_VMBUS_HIGH_MMIO_SIZE bytes at the end of RAM (or at 4 GiB if all RAM is below it), rounded up
+ *    to LAYOUT_VMBUS_HIGH_MMIO_ALIGN; computed by acpi_vmbus_high_mmio() from the guest's memory map.
+ */
+#define LAYOUT_VMBUS_LOW_MMIO_GPA 0xf8000000ull
+#define LAYOUT_VMBUS_LOW_MMIO_SIZE (LAYOUT_IOAPIC_GPA - LAYOUT_VMBUS_LOW_MMIO_GPA)
+#define LAYOUT_VMBUS_HIGH_MMIO_MIN_GPA 0x100000000ull /* 4 GiB */
+#define LAYOUT_VMBUS_HIGH_MMIO_ALIGN 0x40000000ull    /* 1 GiB */
+#define LAYOUT_VMBUS_HIGH_MMIO_SIZE 0x40000000ull     /* 1 GiB */
+#define LAYOUT_VMBUS_IRQ 5                            /* the IRQ in VMBS's _CRS, as on Hyper-V; Linux ignores it */
+
 /* ---- port map and ISA IRQs (legacy PC numbers where a PC has the device) ------------------------------- */
 #define LAYOUT_COM1_PORT 0x3f8
 #define LAYOUT_COM1_IRQ 4

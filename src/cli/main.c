@@ -36,6 +36,12 @@ static void cli_usage(FILE *f)
 		"                        (+ synthetic timers), or off (no Hyper-V interface at all)\n"
 		"      --console KIND    stdio (default), pty (prints its path), none, or file:PATH (output only)\n"
 		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
+		"      --shutdown-timeout SEC\n"
+		"                        on SIGTERM or SIGINT, give the guest SEC seconds to power off after the\n"
+		"                        Hyper-V Shutdown IC asked it to, then turn the VM off (default %u; 0: turn\n"
+		"                        it off at once). 60 s leaves room for an orderly guest shutdown, also with\n"
+		"                        the interpreted guest kernel of a software KVM, and is below systemd's 90 s\n"
+		"                        stop timeout (after which it would kill openhv)\n"
 		"      --testdev         attach the micro-guest test device (ports 0xf40-0xf4f): a result of 0\n"
 		"                        powers off, any other ends the run with status 4\n"
 		"      --profile FILE    sample each VP's guest RIP every 1 ms; write \"VP RIP\" lines to FILE at the\n"
@@ -46,9 +52,17 @@ static void cli_usage(FILE *f)
 		"When the platform quirks are active, OpenHV appends the kernel switches this platform needs to the\n"
 		"command line (see vid/quirks.c).\n"
 		"\n"
-		"Exit status: 0 the guest powered off or reset; 1 OpenHV error (bad kernel, no /dev/kvm, internal\n"
-		"error); 2 usage; 3 the guest triple-faulted; 4 the guest panicked; 5 stopped by a signal or --timeout.\n",
-		VID_MAX_VPS);
+		"With the Hyper-V interface (any --hv but off) the guest also gets a VMBus, found through ACPI, with\n"
+		"the integration components: shutdown, heartbeat and time sync (hv_vmbus, hv_utils in Linux).\n"
+		"SIGTERM or SIGINT asks the guest to power off through the Shutdown IC and waits --shutdown-timeout\n"
+		"seconds; a second signal, or a guest without the Shutdown IC (not connected, hv_utils not loaded),\n"
+		"stops the VM at once. SIGHUP always stops it at once.\n"
+		"\n"
+		"Exit status: 0 the guest powered off or reset (also after SIGTERM/SIGINT, if it did so in time);\n"
+		"1 OpenHV error (bad kernel, no /dev/kvm, internal error); 2 usage; 3 the guest triple-faulted;\n"
+		"4 the guest panicked; 5 stopped by the host: a signal the guest did not answer by powering off in\n"
+		"time, or --timeout.\n",
+		VID_MAX_VPS, VM_DEFAULT_SHUTDOWN_TIMEOUT_S);
 }
 
 static int cli_run(int argc, char **argv)
@@ -61,7 +75,7 @@ static int cli_run(int argc, char **argv)
 		{ "console", required_argument, NULL, 'C' }, { "timeout", required_argument, NULL, 'T' },
 		{ "testdev", no_argument, NULL, 't' },      { "profile", required_argument, NULL, 'P' },
 		{ "hv", required_argument, NULL, 'H' },     { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, 'h' },         { "shutdown-timeout", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vm_config cfg;
@@ -148,6 +162,14 @@ static int cli_run(int argc, char **argv)
 				return VM_EXIT_USAGE;
 			}
 			cfg.timeout_s = (unsigned)v;
+			break;
+		case 'S':
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 86400) {
+				fprintf(stderr, "openhv: --shutdown-timeout: expected seconds (0-86400)\n");
+				return VM_EXIT_USAGE;
+			}
+			cfg.shutdown_timeout_s = (unsigned)v;
 			break;
 		case 't': cfg.testdev = true; break;
 		case 'P': cfg.profile_path = optarg; break;

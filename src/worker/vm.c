@@ -3,7 +3,13 @@
  * worker/vm.c - assemble and run one VM (see worker/vm.h).
  *
  * Threads: the caller's thread runs the partition (vid_partition_run blocks); one I/O thread polls stdin (console
- * input), a signalfd (SIGINT/SIGTERM) and a timerfd (--timeout) and a wake eventfd that ends it.
+ * input), a signalfd (SIGINT/SIGTERM/SIGHUP), timerfds (--timeout, the shutdown deadline, the RTC) and a wake
+ * eventfd that ends it. With the Hyper-V interface the VMBus server has its own I/O thread ("vmbus-io"), where the
+ * integration components run and call vm_ic_shutdown_reply() and vm_ic_heartbeat_change().
+ *
+ * Host-initiated shutdown (SIGTERM/SIGINT): the worker's I/O thread asks the Shutdown IC to send a power-off
+ * request (vsp_ic_shutdown) and arms a deadline of cfg->shutdown_timeout_s; the guest's ACPI S5 write ends the run
+ * with VID_STOP_POWEROFF (exit 0), the deadline or a second signal with VID_STOP_HOST_REQUEST (exit 5).
  */
 #define _GNU_SOURCE
 #define LOG_TAG "vm"
@@ -14,6 +20,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +41,8 @@
 #include "vdev/rtc.h"
 #include "vdev/uart.h"
 #include "vid/quirks.h"
+#include "vmbus/vmbus.h"
+#include "vsp/ic/ic.h"
 
 struct vm {
 	const struct vm_config *cfg;
@@ -45,6 +54,9 @@ struct vm {
 	struct vdev_i8042 *i8042;
 	struct vdev_acpi_pm *pm;
 	struct vdev_pvpanic *pvpanic;
+	struct vmbus_server *vmbus; /* NULL with --hv off */
+	struct vsp_ic *ic;          /* integration components on @vmbus */
+	_Atomic unsigned heartbeat_losses; /* alive -> lost transitions of the Heartbeat IC */
 	int console_out_fd;  /* owned when it is a file or a PTY */
 	int console_in_fd;   /* stdin, the PTY, or -1 */
 	bool console_out_owned;
@@ -58,6 +70,8 @@ struct vm {
 	int timer_fd;
 	int rtc_timer_fd;  /* fires when the RTC has an interrupt due (vdev_rtc_poll) */
 	int rtc_kick_fd;   /* eventfd: the guest reprogrammed the RTC, poll it again */
+	int shutdown_timer_fd; /* deadline of a guest shutdown the host asked for; -1 until the first request */
+	bool shutdown_pending; /* the Shutdown IC's request went out (I/O thread only) */
 	bool stdin_raw;
 	struct termios stdin_saved;
 };
@@ -70,6 +84,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->quirks = VID_QUIRKS_AUTO;
 	cfg->entry = BOOT_ENTRY_AUTO;
 	cfg->console = VM_CONSOLE_STDIO;
+	cfg->shutdown_timeout_s = VM_DEFAULT_SHUTDOWN_TIMEOUT_S;
 }
 
 int vm_parse_size(const char *s, uint64_t *bytes)
@@ -260,6 +275,67 @@ static void vm_rtc_notify(void *opaque)
 		log_dbg("rtc kick: %s", strerror(errno));
 }
 
+static int vm_epoll_add(struct vm *vm, int fd);
+
+/*
+ * A stop signal (I/O thread). SIGTERM/SIGINT: the first asks the guest to power off through the Shutdown IC and
+ * arms the shutdown deadline; without a usable Shutdown IC, with --shutdown-timeout 0, on SIGHUP or on a second
+ * signal during the wait, the VM stops at once.
+ */
+static void vm_stop_signal(struct vm *vm, int signo)
+{
+	unsigned timeout = vm->cfg->shutdown_timeout_s;
+	struct itimerspec its = { .it_value.tv_sec = timeout };
+	char msg[96];
+	int ret;
+
+	if (vm->shutdown_pending) {
+		snprintf(msg, sizeof(msg), "stopped by signal %s (again, during the guest's shutdown)",
+			 strsignal(signo));
+		log_info("shutdown: second signal; turning the VM off");
+		vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "stopped by signal %s", strsignal(signo));
+	if (signo == SIGHUP || !vm->ic || !timeout) {
+		vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
+		return;
+	}
+	log_info("shutdown: asking the guest to power off (timeout %u s; %s again turns it off at once)", timeout,
+		 strsignal(signo));
+	ret = vsp_ic_shutdown(vm->ic, VSP_IC_POWEROFF, false);
+	if (ret < 0) {
+		log_info("shutdown: the guest's Shutdown IC is %s; turning the VM off",
+			 ret == -ENOTCONN ? "not available" : strerror(-ret));
+		vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
+		return;
+	}
+	if (vm->shutdown_timer_fd < 0) {
+		vm->shutdown_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (vm->shutdown_timer_fd >= 0 && vm_epoll_add(vm, vm->shutdown_timer_fd) < 0) {
+			close(vm->shutdown_timer_fd);
+			vm->shutdown_timer_fd = -1;
+		}
+	}
+	if (vm->shutdown_timer_fd < 0 || timerfd_settime(vm->shutdown_timer_fd, 0, &its, NULL) < 0) {
+		log_err("shutdown: cannot arm the deadline (%s); turning the VM off", strerror(errno));
+		vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
+		return;
+	}
+	vm->shutdown_pending = true;
+}
+
+/* The guest did not power off within --shutdown-timeout after the Shutdown IC's request (I/O thread). */
+static void vm_shutdown_deadline(struct vm *vm)
+{
+	unsigned timeout = vm->cfg->shutdown_timeout_s;
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "shutdown timeout: the guest did not power off within %u s", timeout);
+	log_warn("shutdown: the guest did not power off within %u s; turning the VM off", timeout);
+	vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
+}
+
 static void *vm_io_thread(void *arg)
 {
 	struct vm *vm = arg;
@@ -286,12 +362,13 @@ static void *vm_io_thread(void *arg)
 			if (fd == vm->signal_fd) {
 				struct signalfd_siginfo si;
 
-				if (read(vm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-					char msg[64];
+				if (read(vm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+					vm_stop_signal(vm, (int)si.ssi_signo);
+			} else if (fd == vm->shutdown_timer_fd) {
+				uint64_t expirations;
 
-					snprintf(msg, sizeof(msg), "stopped by signal %s", strsignal((int)si.ssi_signo));
-					vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
-				}
+				if (read(fd, &expirations, sizeof(expirations)) > 0)
+					vm_shutdown_deadline(vm);
 			} else if (fd == vm->rtc_timer_fd || fd == vm->rtc_kick_fd) {
 				uint64_t count;
 
@@ -396,6 +473,9 @@ static void vm_io_stop(struct vm *vm)
 	if (vm->rtc_kick_fd >= 0)
 		close(vm->rtc_kick_fd);
 	vm->rtc_timer_fd = vm->rtc_kick_fd = -1;
+	if (vm->shutdown_timer_fd >= 0)
+		close(vm->shutdown_timer_fd);
+	vm->shutdown_timer_fd = -1;
 	if (vm->timer_fd >= 0)
 		close(vm->timer_fd);
 	if (vm->signal_fd >= 0)
@@ -501,6 +581,92 @@ static void vm_devices_destroy(struct vm *vm)
 		close(vm->console_out_fd);
 }
 
+/* ---- VMBus and the integration components ---------------------------------------------------------------- */
+
+static uint64_t vm_ic_reference_time(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	return hvi_reference_time(vm->hv);
+}
+
+/*
+ * The guest answered the Shutdown IC's request (VMBus I/O thread; the IC has logged the HRESULT). S_OK: it is
+ * shutting down, the deadline runs on; anything else: it refused, so waiting is pointless.
+ */
+static void vm_ic_shutdown_reply(void *opaque, uint32_t hresult)
+{
+	struct vm *vm = opaque;
+	char msg[96];
+
+	if (hresult == 0)
+		return;
+	log_warn("shutdown: the guest refused the request (HRESULT 0x%08x); turning the VM off", hresult);
+	snprintf(msg, sizeof(msg), "the guest refused to shut down (HRESULT 0x%08x)", hresult);
+	vid_partition_request_stop(vm->part, VID_STOP_HOST_REQUEST, msg);
+}
+
+/*
+ * Heartbeat transitions (VMBus I/O thread): the guest started or stopped answering the Heartbeat IC. The IC logs
+ * each one ("heartbeat: guest alive", "heartbeat: guest lost"); the worker counts the losses for its summary.
+ */
+static void vm_ic_heartbeat_change(void *opaque, bool alive)
+{
+	struct vm *vm = opaque;
+
+	if (!alive)
+		atomic_fetch_add(&vm->heartbeat_losses, 1);
+}
+
+/* The VMBus server and the integration components (with the Hyper-V interface only). */
+static int vm_vmbus_create(struct vm *vm)
+{
+	struct vmbus_server_config scfg = { .hv = vm->hv, .mem = vm->mem, .vp_count = vm->cfg->cpus };
+	struct vsp_ic_config icfg = {
+		.reference_time = vm_ic_reference_time,
+		.opaque = vm,
+		.shutdown_reply = vm_ic_shutdown_reply,
+		.heartbeat_change = vm_ic_heartbeat_change,
+	};
+	int ret;
+
+	ret = vmbus_server_create(&scfg, &vm->vmbus);
+	if (ret < 0) {
+		log_err("VMBus server: %s", strerror(-ret));
+		return ret;
+	}
+	icfg.srv = vm->vmbus;
+	ret = vsp_ic_create(&icfg, &vm->ic);
+	if (ret < 0) {
+		log_err("integration components: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* After the partition stopped: the heartbeat summary, then the ICs and the server (before the hvi partition). */
+static void vm_vmbus_destroy(struct vm *vm)
+{
+	if (vm->ic) {
+		struct vsp_ic_heartbeat hb;
+		struct vsp_ic_stats st;
+
+		vsp_ic_heartbeat_status(vm->ic, &hb);
+		vsp_ic_stats(vm->ic, &st);
+		log_info("heartbeat: %llu replies from the guest (last sequence %llu, lost %u times, %s)",
+			 (unsigned long long)hb.replies, (unsigned long long)hb.last_seq,
+			 atomic_load(&vm->heartbeat_losses), hb.alive ? "alive at the end" : "not alive at the end");
+		log_info("timesync: %llu sync and %llu sample messages sent, %llu answered (%s)",
+			 (unsigned long long)st.timesync_syncs, (unsigned long long)st.timesync_samples,
+			 (unsigned long long)st.svc[VSP_IC_TIMESYNC].replies,
+			 vsp_ic_state_name(st.svc[VSP_IC_TIMESYNC].state));
+	}
+	vsp_ic_destroy(vm->ic);
+	vm->ic = NULL;
+	vmbus_server_destroy(vm->vmbus);
+	vm->vmbus = NULL;
+}
+
 /*
  * The board has no firmware, but a guest may still jump to the BIOS reset vector F000:FFF0: Linux's
  * machine_real_restart() (reboot=b, and the last resort of an emergency restart) does. A PC would reset; so does
@@ -535,7 +701,8 @@ static char *vm_cmdline_build(const struct vm *vm)
 enum vm_exit_status vm_run(const struct vm_config *cfg)
 {
 	struct vm vm = { .cfg = cfg, .epoll_fd = -1, .wake_fd = -1, .signal_fd = -1, .timer_fd = -1,
-			 .rtc_timer_fd = -1, .rtc_kick_fd = -1, .console_out_fd = -1, .console_in_fd = -1 };
+			 .rtc_timer_fd = -1, .rtc_kick_fd = -1, .shutdown_timer_fd = -1, .console_out_fd = -1,
+			 .console_in_fd = -1 };
 	struct vid_partition_config pcfg = { .vp_count = cfg->cpus, .quirks = cfg->quirks };
 	struct acpi_config acfg = { .vp_count = cfg->cpus, .pvpanic = true };
 	struct boot_linux_config bcfg = { .kernel_path = cfg->kernel, .initrd_path = cfg->initrd,
@@ -582,6 +749,12 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 	ret = vm_devices_create(&vm);
 	if (ret < 0)
 		goto out_part;
+	if (vm.hv) {
+		ret = vm_vmbus_create(&vm);
+		if (ret < 0)
+			goto out_devices;
+		acfg.vmbus = true;
+	}
 	ret = acpi_tables_build(vm.mem, &acfg, &bcfg.rsdp_gpa);
 	if (ret < 0) {
 		log_err("ACPI tables: %s", strerror(-ret));
@@ -612,6 +785,14 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 		ret = vid_partition_profile_enable(vm.part, 1000, 4u << 20);
 		if (ret < 0)
 			log_warn("profiler: %s", strerror(-ret));
+	}
+	/* The VMBus thread first: a stop signal read by the I/O thread may already need it (vsp_ic_shutdown). */
+	if (vm.vmbus) {
+		ret = vmbus_server_start(vm.vmbus);
+		if (ret < 0) {
+			log_err("VMBus I/O thread: %s", strerror(-ret));
+			goto out_devices;
+		}
 	}
 	ret = vm_io_start(&vm);
 	if (ret < 0) {
@@ -648,6 +829,7 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 			 *vid_partition_stop_message(vm.part) ? ": " : "", vid_partition_stop_message(vm.part));
 
 out_devices:
+	vm_vmbus_destroy(&vm); /* the server needs the hvi partition: before hvi_partition_destroy */
 	vm_devices_destroy(&vm);
 out_part:
 	hvi_partition_destroy(vm.hv); /* first: its timer thread injects into the partition */

@@ -45,17 +45,36 @@ struct vm_config {
 	unsigned timeout_s;      /* 0: none; else stop the VM (VM_EXIT_HOST_STOP) after this many seconds */
 	bool testdev;            /* attach the micro-guest test device (include/openhv/testdev.h) */
 	const char *profile_path; /* NULL, or write guest RIP samples (every 1 ms per VP) here at the end */
+	unsigned shutdown_timeout_s; /* SIGTERM/SIGINT: seconds the guest gets to power off after the Shutdown IC's
+				      * request before the VM is turned off; 0: turn it off at once */
 };
 
 #define VM_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+
+/*
+ * Default of vm_config.shutdown_timeout_s (`openhv run --shutdown-timeout`), seconds: room for an orderly guest
+ * shutdown (services stopping, disks syncing) also with interpreted guest kernel code on a software KVM, and below
+ * systemd's default stop timeout (90 s, then SIGKILL), so a service manager stopping `openhv run` lets OpenHV turn
+ * the VM off itself first.
+ */
+#define VM_DEFAULT_SHUTDOWN_TIMEOUT_S 60u
 
 /* Fill @cfg with defaults (256 MiB, 1 VP, quirks auto, entry auto, stdio console). */
 void vm_config_init(struct vm_config *cfg);
 
 /*
  * Build the VM from @cfg, run it to the end, tear it down. Returns the exit status for the process and prints a
- * one-line reason on stderr for anything but a clean power-off. Blocks; installs handlers for SIGINT/SIGTERM for
- * its duration (they stop the VM).
+ * one-line reason on stderr for anything but a clean power-off. Blocks.
+ *
+ * With the Hyper-V interface (not cfg->hv_off) the board has a VMBus server (vmbus/vmbus.h), its device in the
+ * DSDT (boot/acpi.h) and the integration components (vsp/ic/ic.h: shutdown, heartbeat, time sync).
+ *
+ * Signals: SIGINT, SIGTERM and SIGHUP are blocked in every thread and read from a signalfd for the duration.
+ * SIGTERM or SIGINT asks the guest to power off through the Shutdown IC and gives it cfg->shutdown_timeout_s
+ * seconds; the exit status is then VM_EXIT_OK if the guest powered itself off in time, VM_EXIT_HOST_STOP if the
+ * host had to turn it off (timeout, a second SIGTERM/SIGINT, or the guest refused). Without a Shutdown IC the
+ * guest can use (no VMBus, guest not connected, driver not loaded), and for SIGHUP, the VM stops at once
+ * (VM_EXIT_HOST_STOP).
  */
 enum vm_exit_status vm_run(const struct vm_config *cfg);
 

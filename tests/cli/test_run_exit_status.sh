@@ -55,16 +55,39 @@ expect bad_hv        2 'hv: expected'              ''                     -- --k
 expect no_kernel     1 'cannot load kernel'        ''                     -- --kernel "$tmp/missing"
 expect usage         2 'needs --kernel'            ''                     --
 expect bad_memory    2 'memory'                    ''                     -- --kernel "$G/g_basic.elf" --memory 12Q
+expect bad_shutdown_timeout 2 'shutdown-timeout'   ''                     -- --kernel "$G/g_basic.elf" --shutdown-timeout x
+# --hv off: no Hyper-V interface, so no VMBus server, no ICs and no VMBus device in the DSDT; the board still runs.
+expect hv_off        0 ''                          ''                     -- --kernel "$G/g_basic.elf" --testdev --hv off
+if "$OPENHV" run --help | grep -q -- '--shutdown-timeout SEC'; then echo "ok   help lists --shutdown-timeout"; else
+	echo "FAIL help does not list --shutdown-timeout"; fails=$((fails + 1)); fi
 
-# SIGTERM to a running VM stops it with status 5 and a reason.
-"$OPENHV" run --console none --kernel "$G/g_basic.elf" --testdev --cmdline hang >"$tmp/sig.out" 2>"$tmp/sig.err" </dev/null &
-pid=$!
-sleep 1
-kill -TERM $pid
-wait $pid
-got=$?
-if [ $got = 5 ] && grep -q "signal" "$tmp/sig.err"; then echo "ok   sigterm (status 5)"; else
-	echo "FAIL sigterm: status $got"; cat "$tmp/sig.err"; fails=$((fails + 1)); fi
+# A stop signal to a running VM whose guest has no Shutdown IC (a micro-guest never connects to VMBus): the VM stops
+# at once with status 5 and a reason, with or without the Hyper-V interface (the guest-side shutdown, exit 0, is
+# tested end to end in tests/e2e/test_vmbus_lean.sh).
+# signal_stop NAME SIGNAL STDERR_PATTERN -- openhv args...
+signal_stop() {
+	local name=$1 sig=$2 pat=$3
+	shift 4
+	"$OPENHV" run --console none --kernel "$G/g_basic.elf" --testdev --cmdline hang "$@" >"$tmp/$name.out" \
+		2>"$tmp/$name.err" </dev/null &
+	local pid=$! t0 got
+	sleep 1
+	t0=$SECONDS
+	kill -"$sig" $pid
+	wait $pid
+	got=$?
+	if [ $got = 5 ] && grep -qE "$pat" "$tmp/$name.err" && [ $((SECONDS - t0)) -le 5 ]; then
+		echo "ok   $name (status 5)"
+	else
+		echo "FAIL $name: status $got after $((SECONDS - t0)) s"; cat "$tmp/$name.err"; fails=$((fails + 1))
+	fi
+}
+signal_stop sigterm        TERM 'Shutdown IC is not available.*|stopped by signal' --
+signal_stop sigterm_no_ic  TERM 'stopped by signal'   -- --shutdown-timeout 600
+signal_stop sigint_hv_off  INT  'stopped by signal'   -- --hv off
+signal_stop sighup         HUP  'stopped by signal'   --
+if grep -q 'Shutdown IC is not available' "$tmp/sigterm.err"; then echo "ok   sigterm said why it did not wait"; else
+	echo "FAIL sigterm: no 'Shutdown IC is not available' line"; cat "$tmp/sigterm.err"; fails=$((fails + 1)); fi
 
 echo "$fails failed"
 [ $fails = 0 ]

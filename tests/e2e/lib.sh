@@ -57,6 +57,95 @@ e2e_boot() {
 	e2e_log "$name: exit status $E2E_STATUS after ${E2E_SECONDS}s (console log: $E2E_LOG)"
 }
 
+# e2e_boot_bg NAME -- openhv-run-args...: like e2e_boot, but returns at once with openhv running in the background
+# (pid in E2E_PID). The console goes through a timestamper: $E2E_LOG gets the plain lines, $E2E_TLOG the same lines
+# each prefixed with the host's CLOCK_REALTIME when the line was complete ("1765060000.123456 line"). End it with
+# e2e_signal_bg or e2e_wait_bg.
+e2e_boot_bg() {
+	local name=$1
+	shift 2
+	E2E_LOG=$E2E_DIR/$name.log
+	E2E_TLOG=$E2E_DIR/$name.tlog
+	local fifo=$E2E_DIR/$name.fifo
+	rm -f "$fifo"
+	mkfifo "$fifo" || { e2e_log "FAIL: mkfifo $fifo"; exit 1; }
+	: >"$E2E_LOG"
+	: >"$E2E_TLOG"
+	# bash's EPOCHREALTIME: microseconds; one printf per line to each file, so a reader sees whole lines
+	(
+		while IFS= read -r line || [ -n "$line" ]; do
+			printf '%s\n' "$line" >&3
+			printf '%s %s\n' "$EPOCHREALTIME" "$line" >&4
+		done <"$fifo"
+	) 3>>"$E2E_LOG" 4>>"$E2E_TLOG" &
+	E2E_STAMP_PID=$!
+	E2E_T0=$SECONDS
+	e2e_log "booting $name in the background: openhv run $*"
+	"$OPENHV" run --console stdio "$@" </dev/null >"$fifo" 2>"$E2E_DIR/$name.err" &
+	E2E_PID=$!
+}
+
+# e2e_wait_line EXTENDED-REGEX SECONDS: wait until the console log of the background VM has a matching line (0), or
+# openhv exited or SECONDS passed (1, counted as a failure).
+e2e_wait_line() {
+	local deadline=$((SECONDS + $2))
+	while ! grep -qE "$1" "$E2E_LOG"; do
+		if ! kill -0 "$E2E_PID" 2>/dev/null; then
+			e2e_log "FAIL openhv exited before a line matching /$1/"
+			e2e_fails=$((e2e_fails + 1))
+			return 1
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			e2e_log "FAIL no line matching /$1/ within $2 s"
+			e2e_fails=$((e2e_fails + 1))
+			return 1
+		fi
+		sleep 1
+	done
+	e2e_log "ok   after $((SECONDS - E2E_T0)) s: $(grep -m1 -E "$1" "$E2E_LOG" | tr -d '\r' | cut -c1-150)"
+}
+
+# e2e_wait_bg: wait for the background openhv and its timestamper; sets E2E_STATUS and E2E_SECONDS (since boot).
+e2e_wait_bg() {
+	wait "$E2E_PID"
+	E2E_STATUS=$?
+	wait "$E2E_STAMP_PID" 2>/dev/null
+	E2E_SECONDS=$((SECONDS - E2E_T0))
+	e2e_log "exit status $E2E_STATUS after ${E2E_SECONDS}s (console log: $E2E_LOG)"
+}
+
+# e2e_signal_bg SIGNAL LIMIT: send SIGNAL to the background openhv and wait for it, at most LIMIT seconds (then
+# SIGKILL, counted as a failure). Sets E2E_STATUS, E2E_SECONDS and E2E_STOP_SECONDS (signal to exit, whole seconds;
+# E2E_STOP_MS in milliseconds).
+e2e_signal_bg() {
+	local t0 t1
+	t0=$(date +%s%N)
+	kill -"$1" "$E2E_PID" 2>/dev/null
+	local deadline=$((SECONDS + $2))
+	while kill -0 "$E2E_PID" 2>/dev/null && [ $SECONDS -lt "$deadline" ]; do
+		sleep 0.2
+	done
+	if kill -0 "$E2E_PID" 2>/dev/null; then
+		e2e_log "FAIL openhv still running $2 s after SIG$1; killing it"
+		e2e_fails=$((e2e_fails + 1))
+		kill -KILL "$E2E_PID"
+	fi
+	t1=$(date +%s%N)
+	e2e_wait_bg
+	E2E_STOP_MS=$(((t1 - t0) / 1000000))
+	E2E_STOP_SECONDS=$((E2E_STOP_MS / 1000))
+	e2e_log "SIG$1 to exit: ${E2E_STOP_MS} ms"
+}
+
+# e2e_guest_clock_offset: the guest's CLOCK_REALTIME minus the host's, in seconds (3 decimals), from a background
+# boot whose openhv.run had the `date` command: the guest's time is what openhv-init printed, the host's the time
+# that line reached the console ($E2E_TLOG), so the figure includes the console's latency (guest behind by it).
+# Prints nothing without a date line.
+e2e_guest_clock_offset() {
+	tr -d '\r' <"$E2E_TLOG" | awk '
+		/openhv-init: date:? [0-9]+\.[0-9]+$/ && !done { printf "%.3f\n", $NF - $1; done = 1 }'
+}
+
 # e2e_expect DESCRIPTION EXTENDED-REGEX: the console log has a matching line.
 e2e_expect() {
 	if grep -qE "$2" "$E2E_LOG"; then

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end (long target, `make test-stock`): the stock Debian 12 kernel (linux-image-amd64, unmodified) boots
 # under `openhv run` with 2 VPs and runs openhv-init from an uncompressed initramfs. Init loads a module with its
-# dependencies (scsi_mod needs scsi_common) through finit_module, prints its marker, runs a command and powers off
-# through ACPI S5: exit status 0. The Hyper-V modules are in the archive too, but hv_vmbus returns -ENODEV until
-# the VMM presents the Hyper-V interface (the hypervisor-interface issue adds that assertion).
+# dependencies (scsi_mod needs scsi_common) through finit_module, prints its marker and runs its commands. Init also
+# loads hv_vmbus and hv_utils: hv_vmbus finds the bus through the ACPI
+# device (\_SB.VMOD.VMBS) and connects, and the integration components (shutdown, time sync, heartbeat) appear
+# under /sys/bus/vmbus/devices/<instance GUID> with their class GUIDs, bound to hv_utils; openhv counts heartbeats.
 # The kernel must find Microsoft Hyper-V (not KVM) and keep time with the Hyper-V reference TSC page, without
 # kvm-clock. The run ends with `echo c > /proc/sysrq-trigger`: the guest's panic goes out through the Hyper-V crash
 # MSRs, openhv prints it and exits with status 4 (ACPI power-off is covered by the lean test).
@@ -15,9 +16,23 @@ e2e_images stock
 e2e_initramfs "$E2E_DIR/stock-initrd.cpio" --kernel-root "$(dirname "$STOCK_VMLINUX")/root" \
 	--modules scsi_mod,hv_vmbus,hv_utils,hv_storvsc,hv_netvsc --strip-module-signatures
 
+# The IC instance GUIDs are fixed in src/vsp/ic/ic.h; the class GUIDs are Hyper-V's (Linux drivers/hv/hv_util.c).
+ic_instance() { sed -n "s/^#define VSP_IC_$1_INSTANCE_STR *\"\([0-9a-f-]*\)\".*/\1/p" "$E2E_SRC/src/vsp/ic/ic.h"; }
+declare -A CLASS=([SHUTDOWN]=0e0b6031-5213-4934-818b-38d90ced39db [TIMESYNC]=9527e630-d0ae-497b-adce-e80ab0175caf
+	[HEARTBEAT]=57164f39-9115-4e78-ab55-382f3bd5422d)
+declare -A INST
+D=/sys/bus/vmbus/devices
+run="echo:e2e-stock;cat:/sys/devices/system/clocksource/clocksource0/current_clocksource;sleep:1;ls:$D"
+for ic in SHUTDOWN TIMESYNC HEARTBEAT; do
+	INST[$ic]=$(ic_instance $ic)
+	[ -n "${INST[$ic]}" ] || { e2e_log "FAIL: no VSP_IC_${ic}_INSTANCE_STR in src/vsp/ic/ic.h"; exit 1; }
+	run+=";cat:$D/${INST[$ic]}/class_id;readlink:$D/${INST[$ic]}/driver"
+done
+run+=";sleep:3;write:/proc/sysrq-trigger:c"
+
 e2e_boot stock-2vp -- --kernel "$STOCK_VMLINUX" --initrd "$E2E_DIR/stock-initrd.cpio" --cpus 2 --memory 256M \
 	--timeout "${OPENHV_E2E_TIMEOUT:-3600}" \
-	--cmdline "console=ttyS0 panic=-1 openhv.modules=scsi_mod openhv.run=echo:e2e-stock;cat:/sys/devices/system/clocksource/clocksource0/current_clocksource;write:/proc/sysrq-trigger:c"
+	--cmdline "console=ttyS0 panic=-1 openhv.modules=scsi_mod,hv_vmbus,hv_utils openhv.run=$run"
 e2e_expect "kernel started" 'Linux version 6\.1\.0-[0-9]+-amd64'
 e2e_expect "Hyper-V detected" 'Hypervisor detected: Microsoft Hyper-V'
 e2e_expect "clocksource is the Hyper-V TSC page" 'clocksource: Switched to clocksource hyperv_clocksource_tsc_page'
@@ -30,9 +45,23 @@ e2e_expect "both VPs up" 'smp: Brought up 1 node, 2 CPUs'
 e2e_expect "init reached" 'OPENHV: init reached'
 e2e_expect "a module and its dependency loaded" '^openhv-init: loaded scsi_mod'
 e2e_expect "init ran its commands" '^openhv-init: echo: e2e-stock'
+e2e_expect "hv_vmbus loaded" '^openhv-init: loaded hv_vmbus'
+e2e_expect "hv_utils loaded" '^openhv-init: loaded hv_utils'
+e2e_expect "hv_vmbus connected" 'Vmbus version:[0-9]+\.[0-9]+'
+for ic in SHUTDOWN TIMESYNC HEARTBEAT; do
+	g=${INST[$ic]}
+	e2e_expect "${ic,,} IC device" "^openhv-init: ls $D: $g"
+	e2e_expect "${ic,,} IC class" "^openhv-init: cat $D/$g/class_id: \{${CLASS[$ic]}\}"
+	e2e_expect "${ic,,} IC bound to hv_utils" "^openhv-init: readlink $D/$g/driver: .*/hv_utils"$'\r?$'
+done
+e2e_expect "shutdown IC negotiated" 'hv_utils: Shutdown IC version 3\.[0-2]'
+e2e_expect "time sync IC negotiated" 'hv_utils: TimeSync IC version 4\.0'
+e2e_expect "heartbeat IC negotiated" 'hv_utils: Heartbeat IC version 3\.0'
 e2e_expect "the sysrq crash panicked the guest" 'Kernel panic - not syncing: sysrq triggered crash'
 e2e_expect_not "init did not die" 'Attempted to kill init'
 e2e_expect_host "openhv printed the crash MSRs" 'guest crash reported through the Hyper-V crash MSRs'
 e2e_expect_host "openhv reported the guest crash" 'VM stopped: guest panic: guest crashed'
+e2e_expect_host "heartbeat came alive" 'heartbeat: guest alive'
+e2e_expect_host "heartbeat replies counted" 'heartbeat: [1-9][0-9]* replies from the guest'
 e2e_expect_status 4
 e2e_finish

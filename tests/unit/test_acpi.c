@@ -275,6 +275,8 @@ static void test_named_objects(void **state)
 	EXPECT_AML(aml_method_begin(&w_, "_STA", 0, false) ?: aml_return(&w_) ?: aml_integer(&w_, 0x0f)
 		   ?: aml_method_end(&w_),
 		   0x14, 0x09, '_', 'S', 'T', 'A', 0x00, 0xa4, 0x0a, 0x0f);
+	EXPECT_AML(aml_method_return_integer(&w_, "_STA", 0x0f), 0x14, 0x09, '_', 'S', 'T', 'A', 0x00, 0xa4, 0x0a,
+		   0x0f);
 	/* Method (M2, 2, Serialized) {} */
 	EXPECT_AML(aml_method_begin(&w_, "M2", 2, true) ?: aml_method_end(&w_), 0x14, 0x06, 'M', '2', '_', '_', 0x0a);
 	/* Device (COM1) { Name (_UID, One) } */
@@ -355,6 +357,25 @@ static void test_resource_descriptors(void **state)
 	assert_int_equal(aml_res_qword_memory(&r, true, AML_MEM_NON_CACHEABLE, false, 0x1000, 0x1000), 0);
 	assert_int_equal(r.data[4], 0x0d); /* consumer bit */
 	assert_int_equal(r.data[5], 0x00);
+
+	/* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0, 0xF8000000,
+	 * 0xFEBFFFFF, 0, 0x6C00000) */
+	static const uint8_t dword[] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+					 0xf8, 0xff, 0xff, 0xbf, 0xfe, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x06 };
+	aml_resources_init(&r);
+	assert_int_equal(aml_res_dword_memory(&r, false, AML_MEM_NON_CACHEABLE, true, 0xf8000000u, 0x6c00000u), 0);
+	assert_int_equal(r.len, sizeof(dword));
+	assert_memory_equal(r.data, dword, sizeof(dword));
+	aml_resources_init(&r);
+	assert_int_equal(aml_res_dword_memory(&r, true, AML_MEM_PREFETCHABLE, false, 0x1000, 1), 0);
+	assert_int_equal(r.data[4], 0x0d);
+	assert_int_equal(r.data[5], 0x06);
+	aml_resources_init(&r);
+	assert_int_equal(aml_res_dword_memory(&r, false, AML_MEM_CACHEABLE, true, 0x1000, 0), -EINVAL);
+	aml_resources_init(&r);
+	assert_int_equal(aml_res_dword_memory(&r, false, AML_MEM_CACHEABLE, true, 0xfffff000u, 0x2000), -EINVAL);
+	aml_resources_init(&r);
+	assert_int_equal(aml_res_dword_memory(&r, false, AML_MEM_CACHEABLE, true, 0xfffff000u, 0x1000), 0);
 
 	aml_resources_init(&r);
 	assert_int_equal(aml_res_qword_memory(&r, false, AML_MEM_CACHEABLE, true, 0x1000, 0), -EINVAL);
@@ -621,6 +642,71 @@ static void check_madt(struct built *b)
 	assert_int_equal(nmis, 1);
 }
 
+/* Where the high VMBus window must be, computed from the RAM size the way layout.h describes it. */
+static uint64_t expected_high_mmio(uint64_t ram_bytes)
+{
+	uint64_t end = ram_bytes <= VID_LOWMEM_TOP ? 0 : VID_HIGHMEM_BASE + (ram_bytes - VID_LOWMEM_TOP);
+
+	if (end < 0x100000000ull)
+		end = 0x100000000ull;
+	return (end + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+}
+
+/* The VMBus device (VMOD with the MMIO windows, VMBS below it) is there exactly when cfg.vmbus asks for it. */
+static void check_dsdt_vmbus(struct built *b, const uint8_t *aml, size_t len)
+{
+	static const uint8_t vmod_hid[] = { AML_NAME_OP, '_', 'H', 'I', 'D', AML_STRING_PREFIX, 'A', 'C', 'P', 'I', '0',
+					    '0', '0', '4', 0 };
+	static const uint8_t vmbs_hid[] = { AML_NAME_OP, '_', 'H', 'I', 'D', AML_STRING_PREFIX, 'V', 'M', 'B', 'u', 's',
+					    0 };
+	static const uint8_t vmbs_ddn[] = { AML_NAME_OP, '_', 'D', 'D', 'N', AML_STRING_PREFIX, 'V', 'M', 'B', 'U', 'S',
+					    0 };
+	static const uint8_t sta[] = { AML_METHOD_OP, 0x09, '_', 'S', 'T', 'A', 0x00, AML_RETURN_OP, AML_BYTE_PREFIX,
+				       0x0f };
+	/* IRQ (Edge, ActiveHigh, Exclusive) {5} */
+	static const uint8_t irq[] = { ACPI_RES_IRQ_TAG, 1u << LAYOUT_VMBUS_IRQ, 0x00, ACPI_RES_IRQ_EDGE };
+	uint8_t low[26] = { ACPI_RES_DWORD_ADDRESS_TAG, 23, 0, 0, 0x0c, 0x01 };
+	uint8_t high[46] = { ACPI_RES_QWORD_ADDRESS_TAG, 43, 0, 0, 0x0c, 0x01 };
+	uint64_t hb = expected_high_mmio(vid_memory_size(b->mem)), v;
+	uint32_t u;
+	const uint8_t *vmod, *vmbs;
+
+	u = 0xf8000000u;
+	memcpy(low + 10, &u, 4);
+	u = 0xfebfffffu;
+	memcpy(low + 14, &u, 4);
+	u = 0x06c00000u;
+	memcpy(low + 22, &u, 4);
+	memcpy(high + 14, &hb, 8);
+	v = hb + (1ull << 30) - 1;
+	memcpy(high + 22, &v, 8);
+	v = 1ull << 30;
+	memcpy(high + 38, &v, 8);
+
+	vmod = memmem(aml, len, "VMOD", 4);
+	vmbs = memmem(aml, len, "VMBS", 4);
+	if (!b->cfg.vmbus) {
+		assert_null(vmod);
+		assert_null(vmbs);
+		assert_null(memmem(aml, len, "VMBus", 5));
+		return;
+	}
+	/* Device (VMOD) directly in \_SB, VMBS inside it (after VMOD's own objects) */
+	assert_non_null(vmod);
+	assert_non_null(vmbs);
+	assert_true(vmod - aml >= 5);
+	assert_non_null(memmem(vmod - 5, 4, (const uint8_t[]){ AML_EXT_OP_PREFIX, AML_EXT_DEVICE_OP }, 2));
+	assert_true(vmbs > vmod);
+	assert_non_null(memmem(vmod, (size_t)(vmbs - vmod), vmod_hid, sizeof(vmod_hid)));
+	assert_non_null(memmem(vmod, (size_t)(vmbs - vmod), low, sizeof(low)));
+	assert_non_null(memmem(vmod, (size_t)(vmbs - vmod), high, sizeof(high)));
+	len -= (size_t)(vmbs - aml);
+	assert_non_null(memmem(vmbs, len, vmbs_hid, sizeof(vmbs_hid)));
+	assert_non_null(memmem(vmbs, len, vmbs_ddn, sizeof(vmbs_ddn)));
+	assert_non_null(memmem(vmbs, len, sta, sizeof(sta)));
+	assert_non_null(memmem(vmbs, len, irq, sizeof(irq)));
+}
+
 static void check_dsdt(struct built *b)
 {
 	static const uint8_t s5[] = { AML_NAME_OP, '_', 'S', '5', '_', AML_PACKAGE_OP, 0x07, 0x04, AML_BYTE_PREFIX,
@@ -641,12 +727,14 @@ static void check_dsdt(struct built *b)
 	assert_non_null(memmem(aml, len, kbd_hid, sizeof(kbd_hid)));
 	assert_non_null(memmem(aml, len, rtc_hid, sizeof(rtc_hid)));
 	assert_true((memmem(aml, len, "QEMU0001", 8) != NULL) == b->cfg.pvpanic);
+	check_dsdt_vmbus(b, aml, len);
 }
 
-static void build_and_check(struct built *b, unsigned vp_count, bool pvpanic)
+static void build_and_check(struct built *b, unsigned vp_count, bool pvpanic, bool vmbus)
 {
 	b->cfg.vp_count = vp_count;
 	b->cfg.pvpanic = pvpanic;
+	b->cfg.vmbus = vmbus;
 	b->rsdp = b->fadt = b->madt = b->dsdt = b->xsdt = 0;
 	assert_int_equal(acpi_tables_build(b->mem, &b->cfg, &b->rsdp), 0);
 	check_rsdp_xsdt(b);
@@ -663,10 +751,46 @@ static void test_acpi_tables(void **state)
 	/* 1 MiB: the ACPI area ends exactly at the end of RAM */
 	assert_int_equal(vid_memory_create(1 << 20, &b.mem), 0);
 	for (size_t i = 0; i < sizeof(vps) / sizeof(vps[0]); i++) {
-		build_and_check(&b, vps[i], true);
-		build_and_check(&b, vps[i], false); /* rebuilding overwrites: the pvpanic device disappears */
+		build_and_check(&b, vps[i], true, true);
+		build_and_check(&b, vps[i], false, false); /* rebuilding overwrites: pvpanic and VMBus disappear */
 	}
 	vid_memory_destroy(b.mem);
+}
+
+/* The high VMBus window lies above all RAM, 1 GiB aligned, whatever the RAM size (the memory is sparse). */
+static void test_acpi_vmbus_high_mmio(void **state)
+{
+	static const uint64_t rams[] = { 1ull << 20, 256ull << 20, 3ull << 30, (3ull << 30) + 4096, 4ull << 30,
+					 5ull << 30, (9ull << 29) };
+	static const uint64_t want[] = { 4ull << 30, 4ull << 30, 4ull << 30, 5ull << 30, 5ull << 30, 6ull << 30,
+					 6ull << 30 };
+	struct built b = { 0 };
+
+	for (size_t i = 0; i < sizeof(rams) / sizeof(rams[0]); i++) {
+		uint64_t base = 0, size = 0, ram_end = 0;
+
+		assert_int_equal(vid_memory_create(rams[i], &b.mem), 0);
+		acpi_vmbus_high_mmio(b.mem, &base, &size);
+		assert_int_equal(base, want[i]);
+		assert_int_equal(base, expected_high_mmio(rams[i]));
+		assert_int_equal(size, LAYOUT_VMBUS_HIGH_MMIO_SIZE);
+		for (unsigned r = 0; r < vid_memory_region_count(b.mem); r++) {
+			const struct vid_memory_region *reg = vid_memory_region(b.mem, r);
+
+			if (reg->gpa + reg->size > ram_end)
+				ram_end = reg->gpa + reg->size;
+			/* neither window overlaps RAM */
+			assert_true(reg->gpa + reg->size <= LAYOUT_VMBUS_LOW_MMIO_GPA ||
+				    reg->gpa >= LAYOUT_VMBUS_LOW_MMIO_GPA + LAYOUT_VMBUS_LOW_MMIO_SIZE);
+		}
+		assert_true(base >= ram_end);
+		build_and_check(&b, 2, true, true);
+		vid_memory_destroy(b.mem);
+	}
+	/* the low window is in the hole and clear of the IOAPIC, LAPIC and KVM pages */
+	assert_true(LAYOUT_VMBUS_LOW_MMIO_GPA >= VID_LOWMEM_TOP);
+	assert_true(LAYOUT_VMBUS_LOW_MMIO_GPA + LAYOUT_VMBUS_LOW_MMIO_SIZE <= LAYOUT_IOAPIC_GPA);
+	assert_true(LAYOUT_IOAPIC_GPA < LAYOUT_LAPIC_GPA && LAYOUT_LAPIC_GPA < LAYOUT_KVM_IDMAP_GPA);
 }
 
 static void test_acpi_args(void **state)
@@ -809,9 +933,52 @@ static void iasl_check(struct built *b)
 	assert_non_null(strstr(dsl, "EisaId (\"PNP0303\")"));
 	assert_non_null(strstr(dsl, "IRQNoFlags"));
 	assert_true((strstr(dsl, "\"QEMU0001\"") != NULL) == b->cfg.pvpanic);
+	if (b->cfg.vmbus) {
+		uint64_t hb = expected_high_mmio(vid_memory_size(b->mem));
+		char want[64];
+
+		assert_non_null(strstr(dsl, "Device (VMOD)"));
+		assert_non_null(strstr(dsl, "Name (_HID, \"ACPI0004\""));
+		assert_non_null(strstr(dsl, "Device (VMBS)"));
+		assert_non_null(strstr(dsl, "Name (_HID, \"VMBus\")"));
+		assert_non_null(strstr(dsl, "Name (_DDN, \"VMBUS\")"));
+		assert_non_null(strstr(dsl, "Name (_ADR, Zero)"));
+		assert_non_null(strstr(dsl, "Return (0x0F)"));
+		assert_non_null(strstr(dsl, "IRQ (Edge, ActiveHigh, Exclusive, )"));
+		assert_non_null(strstr(dsl, "{5}"));
+		/* VMBS is below VMOD, and the windows are in VMOD */
+		assert_true(strstr(dsl, "Device (VMBS)") > strstr(dsl, "Device (VMOD)"));
+		assert_non_null(strstr(dsl, "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, "
+					    "NonCacheable, ReadWrite"));
+		assert_non_null(strstr(dsl, "0xF8000000,         // Range Minimum"));
+		assert_non_null(strstr(dsl, "0xFEBFFFFF,         // Range Maximum"));
+		assert_non_null(strstr(dsl, "0x06C00000,         // Length"));
+		assert_non_null(strstr(dsl, "QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, "
+					    "NonCacheable, ReadWrite"));
+		snprintf(want, sizeof(want), "0x%016llX, // Range Minimum", (unsigned long long)hb);
+		assert_non_null(strstr(dsl, want));
+		snprintf(want, sizeof(want), "0x%016llX, // Range Maximum",
+			 (unsigned long long)(hb + (1ull << 30) - 1));
+		assert_non_null(strstr(dsl, want));
+		assert_non_null(strstr(dsl, "0x0000000040000000, // Length"));
+	} else {
+		assert_null(strstr(dsl, "VMBus"));
+	}
 	free(dsl);
-	/* the disassembly must compile back without errors */
-	assert_int_equal(run_in(dir, "iasl -p recompiled dsdt.dsl"), 0);
+	/*
+	 * The disassembly must compile back without errors. One exception, with the VMBus device: iasl insists on a
+	 * 7- or 8-character _HID, but Linux's hv_vmbus matches only "VMBus"/"VMBUS" and Hyper-V's own DSDT says
+	 * "VMBus" (so does QEMU's). Then compile with -f and require that error to be the only one.
+	 */
+	if (!b->cfg.vmbus) {
+		assert_int_equal(run_in(dir, "iasl -p recompiled dsdt.dsl"), 0);
+	} else {
+		assert_int_equal(run_in(dir, "iasl -f -p recompiled dsdt.dsl"), 0);
+		dsl = slurp(dir, "iasl.log");
+		assert_non_null(strstr(dsl, "Compilation successful. 1 Errors"));
+		assert_non_null(strstr(dsl, "_HID string must be exactly 7 or 8 characters (VMBus)"));
+		free(dsl);
+	}
 
 	dsl = slurp(dir, "facp.dsl");
 	assert_non_null(strstr(dsl, "\"FACP\""));
@@ -842,9 +1009,14 @@ static void test_acpi_iasl(void **state)
 		skip();
 	assert_int_equal(vid_memory_create(2 << 20, &b.mem), 0);
 	for (size_t i = 0; i < sizeof(vps) / sizeof(vps[0]); i++) {
-		build_and_check(&b, vps[i], i != 1);
+		build_and_check(&b, vps[i], i != 1, i != 2);
 		iasl_check(&b);
 	}
+	vid_memory_destroy(b.mem);
+	/* RAM above 4 GiB moves the high window */
+	assert_int_equal(vid_memory_create(5ull << 30, &b.mem), 0);
+	build_and_check(&b, 2, true, true);
+	iasl_check(&b);
 	vid_memory_destroy(b.mem);
 }
 
@@ -865,6 +1037,7 @@ int main(void)
 		cmocka_unit_test(test_writer_errors),
 		cmocka_unit_test(test_acpi_tables),
 		cmocka_unit_test(test_acpi_args),
+		cmocka_unit_test(test_acpi_vmbus_high_mmio),
 		cmocka_unit_test(test_acpi_iasl),
 	};
 

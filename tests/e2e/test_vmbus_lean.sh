@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end (CI): VMBus and the integration components on the lean kernel (hv_vmbus and hv_utils built in), 2 VPs,
+# one boot that stays up (openhv.run ends with a long sleep, no openhv.poweroff):
+#  - hv_vmbus finds the bus through the ACPI device (\_SB.VMOD.VMBS, boot/acpi.h) and connects ("Vmbus version");
+#  - the shutdown, time sync and heartbeat channels appear as /sys/bus/vmbus/devices/<instance GUID> (the GUIDs of
+#    src/vsp/ic/ic.h) with their class GUIDs, bound to hv_utils, which negotiates each IC;
+#  - the guest's CLOCK_REALTIME (openhv-init's `date`, after the time sync IC's SYNC) matches the host's within 1 s;
+#  - then the test sends SIGTERM to `openhv run`: the Shutdown IC asks the guest to power off, hv_utils starts its
+#    orderly shutdown, the guest powers off through ACPI S5, and openhv exits 0 well within --shutdown-timeout;
+#  - openhv's summary at exit counts heartbeat replies (> 0) and time sync answers.
+. "$(dirname "$0")/lib.sh"
+e2e_require_kvm
+e2e_images lean
+e2e_initramfs "$E2E_DIR/lean-initrd.cpio"
+
+# The IC instance GUIDs are fixed in src/vsp/ic/ic.h; the class GUIDs are Hyper-V's (Linux drivers/hv/hv_util.c).
+ic_instance() { sed -n "s/^#define VSP_IC_$1_INSTANCE_STR *\"\([0-9a-f-]*\)\".*/\1/p" "$E2E_SRC/src/vsp/ic/ic.h"; }
+declare -A CLASS=([SHUTDOWN]=0e0b6031-5213-4934-818b-38d90ced39db [TIMESYNC]=9527e630-d0ae-497b-adce-e80ab0175caf
+	[HEARTBEAT]=57164f39-9115-4e78-ab55-382f3bd5422d)
+declare -A INST
+D=/sys/bus/vmbus/devices
+run="sleep:1;ls:/sys/bus/acpi/devices;ls:$D"
+for ic in SHUTDOWN TIMESYNC HEARTBEAT; do
+	INST[$ic]=$(ic_instance $ic)
+	[ -n "${INST[$ic]}" ] || { e2e_log "FAIL: no VSP_IC_${ic}_INSTANCE_STR in src/vsp/ic/ic.h"; exit 1; }
+	run+=";cat:$D/${INST[$ic]}/class_id;readlink:$D/${INST[$ic]}/driver"
+done
+run+=";sleep:2;date;echo:e2e-vmbus-ready;sleep:3600"
+SHUTDOWN_TIMEOUT=60
+
+e2e_boot_bg lean-vmbus -- --kernel "$LEAN_VMLINUX" --initrd "$E2E_DIR/lean-initrd.cpio" --cpus 2 --memory 256M \
+	--timeout "${OPENHV_E2E_TIMEOUT:-1200}" --shutdown-timeout $SHUTDOWN_TIMEOUT \
+	--cmdline "console=ttyS0 panic=-1 openhv.run=$run"
+if e2e_wait_line '^openhv-init: echo: e2e-vmbus-ready' "${OPENHV_E2E_TIMEOUT:-1200}"; then
+	sleep 2 # a few more heartbeats
+	e2e_signal_bg TERM $((SHUTDOWN_TIMEOUT + 30))
+else
+	e2e_signal_bg KILL 10
+fi
+
+e2e_expect "kernel started" 'Linux version 6\.1\.'
+e2e_expect "hv_vmbus connected" 'Vmbus version:[0-9]+\.[0-9]+'
+e2e_expect "the ACPI module device" '^openhv-init: ls /sys/bus/acpi/devices: ACPI0004:00'
+e2e_expect "the ACPI VMBus device" '^openhv-init: ls /sys/bus/acpi/devices: VMBus:00'
+for ic in SHUTDOWN TIMESYNC HEARTBEAT; do
+	g=${INST[$ic]}
+	e2e_expect "${ic,,} IC device" "^openhv-init: ls $D: $g"
+	e2e_expect "${ic,,} IC class" "^openhv-init: cat $D/$g/class_id: \{${CLASS[$ic]}\}"
+	e2e_expect "${ic,,} IC bound to hv_utils" "^openhv-init: readlink $D/$g/driver: .*/hv_utils"$'\r?$'
+done
+e2e_expect "shutdown IC negotiated" 'hv_utils: Shutdown IC version 3\.[0-2]'
+e2e_expect "time sync IC negotiated" 'hv_utils: TimeSync IC version 4\.0'
+e2e_expect "heartbeat IC negotiated" 'hv_utils: Heartbeat IC version 3\.0'
+e2e_expect "init reached" 'OPENHV: init reached'
+
+offset=$(e2e_guest_clock_offset)
+if [ -n "$offset" ] && awk -v d="$offset" 'BEGIN { exit !(d > -1 && d < 1) }'; then
+	e2e_log "ok   guest clock - host clock = $offset s (console latency included)"
+else
+	e2e_log "FAIL guest clock - host clock = '${offset:-no date line}' s, want within 1 s"
+	e2e_fails=$((e2e_fails + 1))
+fi
+
+e2e_expect "the guest took the shutdown request" 'hv_utils: Shutdown request received - graceful shutdown initiated'
+e2e_expect "and powered off" 'reboot: Power down'
+req=$(grep -n -m1 'Shutdown request received' "$E2E_LOG" | cut -d: -f1)
+off=$(grep -n -m1 'reboot: Power down' "$E2E_LOG" | cut -d: -f1)
+if [ -n "$req" ] && [ -n "$off" ] && [ "$off" -gt "$req" ]; then
+	e2e_log "ok   the power-off followed the request (console lines $req, $off)"
+else
+	e2e_log "FAIL the power-off did not follow the shutdown request (lines '${req}', '${off}')"
+	e2e_fails=$((e2e_fails + 1))
+fi
+e2e_expect_not "no panic" 'Kernel panic|Attempted to kill init'
+e2e_expect_host "openhv asked the guest" "shutdown: asking the guest to power off \(timeout $SHUTDOWN_TIMEOUT s"
+e2e_expect_host "the guest accepted" 'shutdown: the guest answered 0x00000000 \(S_OK\)'
+e2e_expect_host "heartbeat came alive" 'heartbeat: guest alive'
+e2e_expect_host "heartbeat replies counted" 'heartbeat: [1-9][0-9]* replies from the guest'
+e2e_expect_host "time sync answered" 'timesync: [1-9][0-9]* sync and [0-9]+ sample messages sent, [1-9][0-9]* answered'
+e2e_expect_status 0
+if [ "${E2E_STOP_SECONDS:-999}" -lt "$SHUTDOWN_TIMEOUT" ]; then
+	e2e_log "ok   the guest powered off ${E2E_STOP_MS} ms after SIGTERM (bound ${SHUTDOWN_TIMEOUT} s)"
+else
+	e2e_log "FAIL SIGTERM to exit took ${E2E_STOP_SECONDS:-?} s (bound ${SHUTDOWN_TIMEOUT} s)"
+	e2e_fails=$((e2e_fails + 1))
+fi
+e2e_finish
