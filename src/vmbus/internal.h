@@ -23,6 +23,8 @@
 #define VMBUS_RING_MAX_PAGES 4097u     /* one ring: header + 16 MiB of data */
 #define VMBUS_CHANNEL_CONNECTION_BASE 0x10000u /* a channel's event connection id: base + relid */
 #define VMBUS_NOTIFY_ROUNDS 64u        /* notify calls per wakeup before yielding to other channels */
+#define VMBUS_POLL_NS 20000u
+#define VMBUS_PUBLISH_BATCH 32u        /* incoming packets taken before the read index is shown to the guest */           /* after draining, keep watching the ring this long before unmasking */
 
 /* A copied guest -> host channel message, queued by the VP thread for the I/O thread. */
 struct vmbus_qmsg {
@@ -86,6 +88,8 @@ struct vmbus_ring {
 	uint8_t *data;
 	uint32_t size;         /* data bytes: (pages - 1) * 4096 */
 	uint32_t cursor;
+	uint32_t published;    /* incoming ring: the read index the guest was last shown */
+	uint32_t unpublished;  /* incoming ring: packets taken since */
 };
 
 struct vmbus_channel {
@@ -165,6 +169,7 @@ void vmbus_channels_free_all(struct vmbus_server *srv);
 int vmbus_ring_map(struct vmbus_server *srv, const uint64_t *pfns, uint32_t pages, struct vmbus_ring *r);
 void vmbus_ring_unmap(struct vmbus_ring *r);
 bool vmbus_ring_in_empty(const struct vmbus_ring *r);
+void vmbus_ring_in_publish(struct vmbus_channel *ch);
 void vmbus_channel_signal_guest(struct vmbus_channel *ch);
 void vmbus_channel_break(struct vmbus_channel *ch, const char *why);
 

@@ -136,7 +136,7 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct v
 {
 	struct vmbus_ring *r = &ch->in;
 	struct vmpacket_descriptor d;
-	uint32_t write, used, len, off, old_free, new_free, pending;
+	uint32_t write, used, len, off;
 
 	if (!ch->open || ch->broken)
 		return -EPIPE;
@@ -161,7 +161,6 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct v
 		vmbus_channel_break(ch, "incoming packet with bad offset8/len8");
 		return -EPIPE;
 	}
-	old_free = r->size - used;
 	if (len <= cap) {
 		memcpy(buf, r->data + r->cursor, len);
 		/* Describe the copy, from the copy's own descriptor (the guest may change the ring meanwhile). */
@@ -175,6 +174,21 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct v
 		pkt->data_len = len - off;
 	}
 	r->cursor = (r->cursor + len + VMBUS_PACKET_TRAILER_BYTES) % r->size;
+	/* Show the guest the space in batches (the header line is shared with its write index), and always once
+	 * the ring is empty, so a VSP that drains everything leaves nothing unpublished. */
+	if (++r->unpublished >= VMBUS_PUBLISH_BATCH || r->cursor == write)
+		vmbus_ring_in_publish(ch);
+	return len <= cap ? (int)len : -EMSGSIZE;
+}
+
+void vmbus_ring_in_publish(struct vmbus_channel *ch)
+{
+	struct vmbus_ring *r = &ch->in;
+	uint32_t pending, write, old_free, new_free;
+
+	if (!r->unpublished)
+		return;
+	r->unpublished = 0;
 	__atomic_store_n(&r->hdr->read_index, r->cursor, __ATOMIC_RELEASE);
 	/*
 	 * A guest that waits for room (pending_send_sz on its outgoing ring, when it announced the feature) is
@@ -183,11 +197,15 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct v
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	pending = __atomic_load_n(&r->hdr->pending_send_sz, __ATOMIC_RELAXED);
 	if (pending && (__atomic_load_n(&r->hdr->feature_bits, __ATOMIC_RELAXED) & VMBUS_RING_FEAT_PENDING_SEND_SZ)) {
-		new_free = old_free + len + VMBUS_PACKET_TRAILER_BYTES;
+		write = __atomic_load_n(&r->hdr->write_index, __ATOMIC_ACQUIRE);
+		if (!vmbus_ring_index_ok(write, r->size))
+			return; /* the next recv stops the channel */
+		old_free = r->size - vmbus_ring_used(r->published, write, r->size);
+		new_free = r->size - vmbus_ring_used(r->cursor, write, r->size);
 		if (old_free <= pending && new_free > pending)
 			vmbus_channel_signal_guest(ch);
 	}
-	return len <= cap ? (int)len : -EMSGSIZE;
+	r->published = r->cursor;
 }
 
 /* ---- host -> guest ------------------------------------------------------------------------------------------ */

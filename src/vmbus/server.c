@@ -448,6 +448,7 @@ static int vmbus_channel_open_internal(struct vmbus_channel *ch, struct vmbus_gp
 		goto fail_rings;
 	/* Start from the indices the guest initialised (Linux: 0); they must be usable. */
 	ch->in.cursor = __atomic_load_n(&ch->in.hdr->read_index, __ATOMIC_ACQUIRE);
+	ch->in.published = ch->in.cursor;
 	ch->out.cursor = __atomic_load_n(&ch->out.hdr->write_index, __ATOMIC_ACQUIRE);
 	if (ch->in.cursor >= ch->in.size || (ch->in.cursor & 7) || ch->out.cursor >= ch->out.size ||
 	    (ch->out.cursor & 7)) {
@@ -748,7 +749,24 @@ reject:
 /*
  * The channel's eventfd fired. Mask guest -> host interrupts while the VSP drains, then unmask and look again:
  * a packet written after the VSP's last read but before the unmask did not signal (guest-core.md 5.7).
+ * Before unmasking, keep watching the empty ring for VMBUS_POLL_NS: a guest that streams packets then finds the
+ * host still masked and does not signal (no HvSignalEvent, no eventfd round trip per packet). The cost is that
+ * much host CPU after each burst.
  */
+static bool vmbus_ring_poll_briefly(const struct vmbus_ring *r)
+{
+	uint64_t start = vmbus_now_ns();
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (!vmbus_ring_in_empty(r))
+				return true;
+			__builtin_ia32_pause();
+		}
+	} while (vmbus_now_ns() - start < VMBUS_POLL_NS);
+	return false;
+}
+
 void vmbus_channel_event(struct vmbus_channel *ch)
 {
 	struct vmbus_server *srv = ch->srv;
@@ -767,11 +785,14 @@ void vmbus_channel_event(struct vmbus_channel *ch)
 		more = ch->cfg.ops->notify ? ch->cfg.ops->notify(ch, ch->cfg.opaque) : true;
 		if (!ch->open || ch->broken)
 			return;
+		vmbus_ring_in_publish(ch);
+		if (more && vmbus_ring_poll_briefly(&ch->in) && ++rounds < VMBUS_NOTIFY_ROUNDS)
+			continue;
 		__atomic_store_n(&ch->in.hdr->interrupt_mask, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (!more || vmbus_ring_in_empty(&ch->in))
 			return;
-		if (++rounds == VMBUS_NOTIFY_ROUNDS) {
+		if (++rounds >= VMBUS_NOTIFY_ROUNDS) {
 			uint64_t one = 1;
 
 			/* Busy channel: come back after the other work of this round. */
