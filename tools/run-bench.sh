@@ -7,3 +7,4 @@ echo "== OpenHV benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; shared 
 "$build/bench_startup" "$build/openhv" "$build/guest/g_basic.elf" "${OPENHV_BENCH_RUNS:-21}"
 "$build/bench_exits" "$build/guest" "${OPENHV_BENCH_EXITS:-2000}"
 "$build/bench_hypercall" "$build/guest" "${OPENHV_BENCH_HYPERCALLS:-2000}"
+"$build/bench_vmbus_ring" "${OPENHV_BENCH_SECONDS:-1}"

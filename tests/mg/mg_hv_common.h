@@ -25,6 +25,8 @@ struct mg_hv {
 	unsigned vp_count;
 	bool stop_callback;  /* install hvi_config.stop (records, then stops the partition with GUEST_PANIC/RESET) */
 	int (*connect)(struct mg_hv *t); /* register connections; may be NULL */
+	void (*disconnect)(struct mg_hv *t); /* after the run, while the partition exists (e.g. destroy a VMBus
+					      * server: it unregisters ioeventfds); may be NULL */
 	void *opaque;        /* for the test's handlers */
 
 	/* set by the hook */
@@ -98,7 +100,11 @@ static inline void mg_hv_stats_print(const char *name, const struct hvi_stats *s
 /* mg_harness_hooks.teardown: stop the interface's timer thread before the partition goes away. */
 static inline void mg_hv_teardown(void *opaque, struct vid_partition *part)
 {
-	hvi_partition_stop(((struct mg_hv *)opaque)->hv);
+	struct mg_hv *t = opaque;
+
+	if (t->disconnect)
+		t->disconnect(t);
+	hvi_partition_stop(t->hv);
 }
 
 /* Free the interface after mg_run() (stopped by mg_hv_teardown; its stats and crash report stay readable). */
