@@ -98,6 +98,10 @@ struct vmbus_channel {
 	uint32_t relid;
 	uint32_t connection_id;
 	struct vmbus_offer_config cfg; /* cfg.name points at name[] */
+	uint16_t sub_index;    /* 0: primary; else sub-channel of @primary */
+	struct vmbus_channel *primary;
+	unsigned subchannels;  /* primary: sub-channels offered for the current open */
+	void *context;         /* vmbus_channel_set_context */
 	char name[32];
 	bool offer_sent;       /* the current connection has seen OFFERCHANNEL */
 	bool rescinded;        /* VSP gone; waiting for RELID_RELEASED (ops no longer called) */

@@ -33,6 +33,7 @@
 int vmbus_message_handler(void *opaque, uint32_t vp_index, uint32_t connection_id, uint32_t message_type,
 			  const void *payload, uint32_t size);
 void vmbus_loop_stop(struct vmbus_server *srv);
+static void vmbus_subchannels_rescind(struct vmbus_channel *primary);
 
 /* Status values in answers (Hyper-V uses NTSTATUS-like codes; Linux only tests for non-zero). */
 #define VMBUS_STATUS_FAILURE 0xC0000001u /* STATUS_UNSUCCESSFUL */
@@ -221,7 +222,7 @@ static void vmbus_send_offer(struct vmbus_server *srv, struct vmbus_channel *ch)
 	} else {
 		memcpy(m.u.user_def, ch->cfg.user_def, sizeof(m.u.user_def));
 	}
-	m.sub_channel_index = 0;
+	m.sub_channel_index = ch->sub_index;
 	m.child_relid = ch->relid;
 	m.monitorid = 0;
 	m.monitor_allocated = 0;      /* guests signal with HvSignalEvent, never through monitor pages */
@@ -555,6 +556,9 @@ static void vmbus_on_close(struct vmbus_server *srv, const uint8_t *msg)
 		return;
 	}
 	vmbus_channel_close_internal(ch);
+	/* Sub-channels live as long as the primary's open (Linux closes them first). */
+	if (!ch->sub_index && ch->subchannels)
+		vmbus_subchannels_rescind(ch);
 }
 
 static void vmbus_channel_free(struct vmbus_server *srv, struct vmbus_channel *ch)
@@ -625,9 +629,11 @@ static void vmbus_bus_reset(struct vmbus_server *srv)
 	while (ch) {
 		struct vmbus_channel *next = ch->next;
 
-		if (ch->rescinded) {
+		if (ch->rescinded || ch->sub_index) {
+			/* Sub-channels belong to the old connection: the new guest asks again. */
 			vmbus_channel_free(srv, ch);
 		} else {
+			ch->subchannels = 0;
 			vmbus_channel_close_internal(ch);
 			ch->offer_sent = false;
 		}
@@ -805,17 +811,13 @@ void vmbus_channel_event(struct vmbus_channel *ch)
 
 /* ---- the VSP API ----------------------------------------------------------------------------------------- */
 
-int vmbus_device_offer(struct vmbus_server *srv, const struct vmbus_offer_config *cfg, struct vmbus_channel **out)
+/* A new channel with the lowest free relid (the list stays sorted by relid); not offered yet. */
+static int vmbus_channel_alloc(struct vmbus_server *srv, const struct vmbus_offer_config *cfg,
+			       struct vmbus_channel **out)
 {
 	struct vmbus_channel *ch, **pos;
 	uint32_t relid = 1;
 
-	if (!srv || !cfg || !cfg->ops || !out)
-		return -EINVAL;
-	for (ch = srv->channels; ch; ch = ch->next)
-		if (!ch->rescinded && !memcmp(&ch->cfg.instance_id, &cfg->instance_id, sizeof(cfg->instance_id)))
-			return -EEXIST;
-	/* The lowest free relid; the list is kept sorted by relid. */
 	for (pos = &srv->channels; *pos && (*pos)->relid == relid; pos = &(*pos)->next)
 		relid++;
 	if (relid > VMBUS_MAX_RELID)
@@ -830,13 +832,84 @@ int vmbus_device_offer(struct vmbus_server *srv, const struct vmbus_offer_config
 	snprintf(ch->name, sizeof(ch->name), "%s", cfg->name ? cfg->name : "vmbus-device");
 	ch->cfg.name = ch->name;
 	ch->event_fd = -1;
+	ch->primary = ch;
 	ch->next = *pos;
 	*pos = ch;
+	*out = ch;
+	return 0;
+}
+
+int vmbus_device_offer(struct vmbus_server *srv, const struct vmbus_offer_config *cfg, struct vmbus_channel **out)
+{
+	struct vmbus_channel *ch;
+	int ret;
+
+	if (!srv || !cfg || !cfg->ops || !out)
+		return -EINVAL;
+	for (ch = srv->channels; ch; ch = ch->next)
+		if (!ch->rescinded && !ch->sub_index &&
+		    !memcmp(&ch->cfg.instance_id, &cfg->instance_id, sizeof(cfg->instance_id)))
+			return -EEXIST;
+	ret = vmbus_channel_alloc(srv, cfg, &ch);
+	if (ret)
+		return ret;
 	if (atomic_load(&srv->state) == VMBUS_STATE_OFFERS_SENT)
 		vmbus_send_offer(srv, ch);
 	*out = ch;
 	return 0;
 }
+
+int vmbus_channel_offer_subchannels(struct vmbus_channel *primary, unsigned count, struct vmbus_channel **out)
+{
+	struct vmbus_server *srv;
+	unsigned i;
+
+	if (!primary || primary->sub_index || !primary->open || primary->rescinded || primary->subchannels ||
+	    count == 0 || count > VMBUS_MAX_SUBCHANNELS)
+		return -EINVAL;
+	srv = primary->srv;
+	for (i = 0; i < count; i++) {
+		struct vmbus_channel *ch;
+		char name[sizeof(ch->name)];
+		int ret = vmbus_channel_alloc(srv, &primary->cfg, &ch);
+
+		if (ret) {
+			log_warn("%s: %u of %u sub-channels offered: %s", primary->name, i, count, strerror(-ret));
+			if (!i)
+				return ret;
+			break;
+		}
+		snprintf(name, sizeof(name), "%.24s/%u", primary->name, i + 1);
+		memcpy(ch->name, name, sizeof(ch->name));
+		ch->sub_index = (uint16_t)(i + 1);
+		ch->primary = primary;
+		vmbus_send_offer(srv, ch);
+		if (out)
+			out[i] = ch;
+	}
+	primary->subchannels = i;
+	return 0;
+}
+
+/* Withdraw the sub-channels of @primary (it closes or goes away). */
+static void vmbus_subchannels_rescind(struct vmbus_channel *primary)
+{
+	struct vmbus_channel *ch = primary->srv->channels;
+
+	while (ch) {
+		struct vmbus_channel *next = ch->next;
+
+		if (ch->sub_index && ch->primary == primary && !ch->rescinded)
+			vmbus_channel_rescind(ch);
+		ch = next;
+	}
+	primary->subchannels = 0;
+}
+
+uint16_t vmbus_channel_subchannel_index(const struct vmbus_channel *ch) { return ch->sub_index; }
+struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch) { return ch->primary; }
+void vmbus_channel_set_context(struct vmbus_channel *ch, void *context) { ch->context = context; }
+void *vmbus_channel_context(const struct vmbus_channel *ch) { return ch->context; }
 
 void vmbus_channel_rescind(struct vmbus_channel *ch)
 {
@@ -845,6 +918,8 @@ void vmbus_channel_rescind(struct vmbus_channel *ch)
 	if (!ch)
 		return;
 	srv = ch->srv;
+	if (!ch->sub_index && ch->subchannels)
+		vmbus_subchannels_rescind(ch);
 	vmbus_channel_close_internal(ch);
 	if (!ch->offer_sent) {
 		vmbus_channel_free(srv, ch);

@@ -172,6 +172,28 @@ int vmbus_device_offer(struct vmbus_server *srv, const struct vmbus_offer_config
  */
 void vmbus_channel_rescind(struct vmbus_channel *ch);
 
+/*
+ * Offer @count (1..VMBUS_MAX_SUBCHANNELS) sub-channels of the open primary channel @primary, as a VSP does when the
+ * guest asks for them (storvsc CREATE_SUB_CHANNELS, netvsc's subchannel request): the primary's class and
+ * instance, sub_channel_index 1..@count, new relids, the primary's ops and opaque (tell them apart with
+ * vmbus_channel_subchannel_index, or keep per-channel state with vmbus_channel_set_context). The offers go out at
+ * once; the guest opens each one like any channel (no handshake), and the VSP's open/notify/close callbacks run
+ * for it. Sub-channels belong to the current connection and to the primary's open: they are rescinded when the
+ * primary closes or is rescinded, and forgotten on a bus reset. I/O thread. Returns 0 and fills @out[0..count)
+ * (may be NULL); -EINVAL (not a primary, not open, bad count or sub-channels already offered), -ENOSPC (relids),
+ * -ENOMEM.
+ */
+#define VMBUS_MAX_SUBCHANNELS 64u
+int vmbus_channel_offer_subchannels(struct vmbus_channel *primary, unsigned count, struct vmbus_channel **out);
+
+/* 0 for a primary channel, 1.. for a sub-channel; its primary (itself for a primary). */
+uint16_t vmbus_channel_subchannel_index(const struct vmbus_channel *ch);
+struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch);
+
+/* A pointer the VSP keeps per channel (NULL until set). */
+void vmbus_channel_set_context(struct vmbus_channel *ch, void *context);
+void *vmbus_channel_context(const struct vmbus_channel *ch);
+
 /* Identity and state, for VSPs and logs. */
 uint32_t vmbus_channel_relid(const struct vmbus_channel *ch);
 const char *vmbus_channel_name(const struct vmbus_channel *ch);
