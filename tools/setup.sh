@@ -9,10 +9,11 @@ pkgs=(
 	libcmocka-dev                                  # unit tests
 	acpica-tools                                   # iasl: tests disassemble our generated ACPI tables
 	liblzma-dev liblz4-dev libzstd-dev zlib1g-dev  # host-side bzImage payload decompression
+	liburing-dev                                   # disk backend (io_uring)
 	linux-libc-dev                                 # <linux/kvm.h>
 	e2fsprogs cpio kmod xz-utils lz4 zstd busybox-static python3 # guest images (guest-images.sh, mkinitramfs.sh)
 )
-[ "${OPENHV_SETUP_BENCH:-0}" = 1 ] && pkgs+=(qemu-system-x86 hyperfine)
+[ "${OPENHV_SETUP_BENCH:-0}" = 1 ] && pkgs+=(qemu-system-x86 hyperfine fio)
 
 missing=()
 for p in "${pkgs[@]}"; do
