@@ -8,3 +8,4 @@ echo "== OpenHV benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; shared 
 "$build/bench_exits" "$build/guest" "${OPENHV_BENCH_EXITS:-2000}"
 "$build/bench_hypercall" "$build/guest" "${OPENHV_BENCH_HYPERCALLS:-2000}"
 "$build/bench_vmbus_ring" "${OPENHV_BENCH_SECONDS:-1}"
+"$build/bench_disk" "${OPENHV_BENCH_DISK_SECONDS:-3}"

@@ -161,7 +161,10 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct v
 		vmbus_channel_break(ch, "incoming packet with bad offset8/len8");
 		return -EPIPE;
 	}
-	if (len <= cap) {
+	if (len > cap) {
+		/* Skipped, but described: the VSP can still answer its trans_id with an error. */
+		*pkt = (struct vmbus_packet){ .type = d.type, .flags = d.flags, .trans_id = d.trans_id };
+	} else {
 		memcpy(buf, r->data + r->cursor, len);
 		/* Describe the copy, from the copy's own descriptor (the guest may change the ring meanwhile). */
 		memcpy(&d, buf, sizeof(d));

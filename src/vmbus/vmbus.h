@@ -223,7 +223,7 @@ struct vmbus_packet {
  * Take the next packet from the guest -> host ring into @buf (@cap bytes) and describe it in *@pkt. The read index
  * advances (the guest may reuse the space at once; a guest waiting with pending_send_sz is signalled when the freed
  * space crosses it). Returns the packet length in bytes (len8 * 8); -EAGAIN when the ring is empty; -EMSGSIZE when
- * the packet is longer than @cap (it is skipped); -EINVAL when @buf is not 8-byte aligned; -EPIPE when the channel
+ * the packet is longer than @cap (it is skipped; *@pkt has its type, flags and trans_id, no descriptor or data); -EINVAL when @buf is not 8-byte aligned; -EPIPE when the channel
  * is not open or was stopped (a corrupt ring: bad indices or packet lengths stop the channel). I/O thread.
  */
 int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct vmbus_packet *pkt);
