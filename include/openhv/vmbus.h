@@ -286,7 +286,7 @@ struct hv_ring_buffer {
 	uint32_t feature_bits;    /* VMBUS_RING_FEAT_* */
 	uint8_t reserved2[4028];
 	/* the data area follows in the next page */
-} __attribute__((packed));
+}; /* not packed: naturally aligned, so the index fields can be accessed atomically (clang insists) */
 _Static_assert(sizeof(struct hv_ring_buffer) == VMBUS_RING_HEADER_BYTES, "hv_ring_buffer");
 
 /* ---- packets in the ring (include/linux/hyperv.h) ----------------------------------------------------- */

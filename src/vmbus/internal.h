@@ -110,6 +110,7 @@ struct vmbus_channel {
 	bool signal_deferred;
 	bool broken;           /* corrupt ring: stopped until closed */
 	bool pending_space;    /* we set pending_send_sz on the outgoing ring */
+	bool no_poll;          /* vmbus_channel_set_poll(false): unmask right after notify */
 	uint32_t target_vp;
 	struct vmbus_gpadl *ring_gpadl;
 	struct vmbus_ring in;  /* guest -> host */

@@ -755,9 +755,9 @@ reject:
 /*
  * The channel's eventfd fired. Mask guest -> host interrupts while the VSP drains, then unmask and look again:
  * a packet written after the VSP's last read but before the unmask did not signal (guest-core.md 5.7).
- * Before unmasking, keep watching the empty ring for VMBUS_POLL_NS: a guest that streams packets then finds the
- * host still masked and does not signal (no HvSignalEvent, no eventfd round trip per packet). The cost is that
- * much host CPU after each burst.
+ * Before unmasking, keep watching the empty ring for VMBUS_POLL_NS (unless the VSP opted out with
+ * vmbus_channel_set_poll): a guest that streams packets then finds the host still masked and does not signal (no
+ * HvSignalEvent, no eventfd round trip per packet). The cost is that much host CPU after each burst.
  */
 static bool vmbus_ring_poll_briefly(const struct vmbus_ring *r)
 {
@@ -792,7 +792,7 @@ void vmbus_channel_event(struct vmbus_channel *ch)
 		if (!ch->open || ch->broken)
 			return;
 		vmbus_ring_in_publish(ch);
-		if (more && vmbus_ring_poll_briefly(&ch->in) && ++rounds < VMBUS_NOTIFY_ROUNDS)
+		if (more && !ch->no_poll && vmbus_ring_poll_briefly(&ch->in) && ++rounds < VMBUS_NOTIFY_ROUNDS)
 			continue;
 		__atomic_store_n(&ch->in.hdr->interrupt_mask, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -909,6 +909,7 @@ static void vmbus_subchannels_rescind(struct vmbus_channel *primary)
 uint16_t vmbus_channel_subchannel_index(const struct vmbus_channel *ch) { return ch->sub_index; }
 struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch) { return ch->primary; }
 void vmbus_channel_set_context(struct vmbus_channel *ch, void *context) { ch->context = context; }
+void vmbus_channel_set_poll(struct vmbus_channel *ch, bool poll) { ch->no_poll = !poll; }
 void *vmbus_channel_context(const struct vmbus_channel *ch) { return ch->context; }
 
 void vmbus_channel_rescind(struct vmbus_channel *ch)

@@ -194,6 +194,14 @@ struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch);
 void vmbus_channel_set_context(struct vmbus_channel *ch, void *context);
 void *vmbus_channel_context(const struct vmbus_channel *ch);
 
+/*
+ * Whether the server keeps watching the incoming ring for a short while after notify drained it, before it
+ * unmasks guest interrupts (default: yes). The watch lets a streaming guest go on without signals; a VSP whose
+ * requests complete asynchronously on the same thread (a disk) turns it off, so its completions are not delayed by
+ * the watch. I/O thread.
+ */
+void vmbus_channel_set_poll(struct vmbus_channel *ch, bool poll);
+
 /* Identity and state, for VSPs and logs. */
 uint32_t vmbus_channel_relid(const struct vmbus_channel *ch);
 const char *vmbus_channel_name(const struct vmbus_channel *ch);

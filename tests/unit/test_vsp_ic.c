@@ -640,6 +640,41 @@ static void test_kvp(void **state)
 	teardown(ic);
 }
 
+/*
+ * The guest table is full (the guest reported more items than it holds), then a later pass reports other items:
+ * they replace the old ones (found by fuzz_vsp_ic: the new items found no free slot and the pass's end then
+ * forgot every old one, leaving the table empty).
+ */
+static void test_kvp_full_table_replaced(void **state)
+{
+	static struct vsc_ic_kvp_item many[VSP_IC_KVP_MAX_ITEMS + 8];
+	struct vsp_ic *ic = setup(NULL);
+	char v[64];
+
+	for (unsigned i = 0; i < VSP_IC_KVP_MAX_ITEMS + 8; i++) {
+		snprintf(many[i].key, sizeof(many[i].key), "Item%u", i);
+		snprintf(many[i].value, sizeof(many[i].value), "v%u", i);
+	}
+	cl_kvp.kvp_auto = many;
+	cl_kvp.kvp_auto_count = VSP_IC_KVP_MAX_ITEMS + 8;
+	open_and_negotiate(&cl_kvp);
+	assert_true(RUN_UNTIL(2000, stats(ic).kvp_enumerations >= 1, &cl_kvp));
+	assert_int_equal(stats(ic).kvp_guest_items, VSP_IC_KVP_MAX_ITEMS);
+	assert_int_equal(vsc_ic_close(&cl_kvp), 0);
+	vmbfx_settle(&fx);
+
+	cl_kvp.kvp_auto = guest_items;
+	cl_kvp.kvp_auto_count = 3;
+	assert_int_equal(vsc_ic_open(&fx.bus, &cl_kvp), 0);
+	assert_int_equal(vsc_ic_wait(&cl_kvp, 2000), 1); /* NEGOTIATE again */
+	assert_true(RUN_UNTIL(2000, stats(ic).kvp_enumerations >= 2, &cl_kvp));
+	assert_int_equal(stats(ic).kvp_guest_items, 3);
+	assert_int_equal(vsp_ic_kvp_guest_get(ic, "OSName", v, sizeof(v)), 0);
+	assert_string_equal(v, "Debian GNU/Linux");
+	assert_int_equal(vsp_ic_kvp_guest_get(ic, "Item0", v, sizeof(v)), -ENOENT);
+	teardown(ic);
+}
+
 /* The client's answers with the first request withheld: one request outstanding at a time, retried after the
  * timeout; the late answer to the abandoned one is dropped. */
 static void test_kvp_one_at_a_time_and_timeout(void **state)
@@ -1060,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_timesync),
 		cmocka_unit_test(test_kvp),
+		cmocka_unit_test(test_kvp_full_table_replaced),
 		cmocka_unit_test(test_kvp_one_at_a_time_and_timeout),
 		cmocka_unit_test(test_kvp_silent),
 		cmocka_unit_test(test_hostile_negotiate),

@@ -429,6 +429,11 @@ static void kvp_store_guest(struct ic_chan *c, const struct hv_kvp_exchg_msg_val
 	it = kvp_find(k->guest, key);
 	if (!it) {
 		it = kvp_free_slot(k->guest);
+		/* A full table: reuse an item the current pass has not reported (yet); the pass's end would forget it
+		 * anyway, and otherwise a new set of items could never replace an old full one. */
+		for (unsigned i = 0; !it && i < VSP_IC_KVP_MAX_ITEMS; i++)
+			if (k->guest[i].pass != k->enum_pass)
+				it = &k->guest[i];
 		if (it) {
 			memset(it, 0, sizeof(*it));
 			it->used = true;

@@ -533,6 +533,7 @@ static int storvsp_open(struct vmbus_channel *ch, void *opaque)
 		s->initialized = false;
 	}
 	vmbus_channel_set_context(ch, c);
+	vmbus_channel_set_poll(ch, false); /* disk completions run on this thread: do not delay them */
 	atomic_fetch_add(&s->stats.channels_open, 1);
 	return 0;
 }
