@@ -13,7 +13,7 @@
 #          (for PVH entry) and an uncompressed newc initramfs with busybox,
 #          the Hyper-V modules closure and an /init (see make_init below).
 #   disk   DISK_IMAGE: a 64 MiB ext4 image, same userland + modules,
-#          /sbin/init -> /init.
+#          /sbin/init -> /init (with OPENHV_INIT: -> /sbin/openhv-init).
 #   lean   LEAN_VMLINUX: a small kernel from Debian's linux-source-6.1 with the
 #          Hyper-V drivers built in (tinyconfig + tools/kernel/lean.config).
 #   all    stock + disk (+ lean with --with-lean).
@@ -23,6 +23,8 @@
 #   OPENHV_STOCK_META     kernel metapackage (default linux-image-amd64;
 #                         linux-image-cloud-amd64 works too)
 #   OPENHV_STOCK_MODULES  modules put into the initramfs (with dependencies)
+#   OPENHV_INIT           disk: also install this openhv-init (build/guest/openhv-init)
+#                         as /sbin/openhv-init and make it /sbin/init
 #   OPENHV_LEAN_FRAGMENT  kconfig fragment (default tools/kernel/lean.config)
 #   OPENHV_JOBS           make -j for the lean build (default nproc)
 #   OPENHV_LEAN_CONFIG_ONLY=1  lean: stop after configuring, print LEAN_CONFIG
@@ -429,8 +431,14 @@ stock() {
 DISK_IMAGE=
 disk_build() {
     need_pkgs e2fsprogs
-    local key dir stage
-    key=$( { echo "$GEN_FORMAT disk $BB_VER $STOCK_MODULES $STOCK_VERSION"; make_init; declare -f populate_root disk_build; } | sha)
+    local key dir stage init_sum=none
+    # the root disk's own modules include the SCSI disk driver (sd_mod: /dev/sda) besides hv_storvsc
+    local STOCK_MODULES="$STOCK_MODULES sd_mod"
+    if [ -n "${OPENHV_INIT:-}" ]; then
+        [ -f "$OPENHV_INIT" ] || die "OPENHV_INIT=$OPENHV_INIT is not a file"
+        init_sum=$(sha <"$OPENHV_INIT")
+    fi
+    key=$( { echo "$GEN_FORMAT disk $BB_VER $STOCK_MODULES $STOCK_VERSION $init_sum"; make_init; declare -f populate_root disk_build; } | sha)
     dir=$CACHE/disk
     DISK_IMAGE=$dir/disk-$STOCK_VERSION-$key.ext4
     [ -f "$DISK_IMAGE" ] && return 0
@@ -440,6 +448,11 @@ disk_build() {
     rm -rf "$stage"
     populate_root "$stage" "$STOCK_ROOT" "$STOCK_VERSION"
     ln -sfn /init "$stage/sbin/init"
+    if [ -n "${OPENHV_INIT:-}" ]; then
+        # openhv-init is what runs on a software KVM (busybox's libc cannot make system calls there)
+        install -m 755 "$OPENHV_INIT" "$stage/sbin/openhv-init"
+        ln -sfn /sbin/openhv-init "$stage/sbin/init"
+    fi
     echo "OpenHV test disk ($STOCK_VERSION)" >"$stage/etc/openhv-disk"
     if [ "$(id -u)" = 0 ]; then
         mknod -m 600 "$stage/dev/console" c 5 1

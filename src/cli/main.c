@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "worker/vm.h"
@@ -34,6 +36,12 @@ static void cli_usage(FILE *f)
 		"      --hv PROFILE      Hyper-V enlightenments offered to the guest: recommended (default: hypercalls,\n"
 		"                        SynIC, reference TSC page, crash MSRs), minimal (plain TSC clock), full\n"
 		"                        (+ synthetic timers), or off (no Hyper-V interface at all)\n"
+		"      --disk PATH[,ro]  a disk on the synthetic SCSI controller (a VMBus device; hv_storvsc in Linux):\n"
+		"                        a raw image file or a block device. Repeat for more disks: the first is LUN 0\n"
+		"                        (/dev/sda in a Linux guest), the next LUN 1 (/dev/sdb), and so on, at most %u.\n"
+		"                        Options after the path, comma-separated: ro (the guest sees a write-protected\n"
+		"                        disk), direct (O_DIRECT: no host page cache), sector=512|4096 (logical block\n"
+		"                        size, default 512). Needs the Hyper-V interface (not --hv off)\n"
 		"      --console KIND    stdio (default), pty (prints its path), none, or file:PATH (output only)\n"
 		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
 		"      --shutdown-timeout SEC\n"
@@ -53,7 +61,9 @@ static void cli_usage(FILE *f)
 		"command line (see vid/quirks.c).\n"
 		"\n"
 		"With the Hyper-V interface (any --hv but off) the guest also gets a VMBus, found through ACPI, with\n"
-		"the integration components: shutdown, heartbeat and time sync (hv_vmbus, hv_utils in Linux).\n"
+		"the integration components: shutdown, heartbeat and time sync (hv_vmbus, hv_utils in Linux), and\n"
+		"with --disk a synthetic SCSI controller (instance " VM_SCSI_INSTANCE_STR ") with up to\n"
+		"--cpus - 1 sub-channels, whose disk I/O goes through io_uring.\n"
 		"SIGTERM or SIGINT asks the guest to power off through the Shutdown IC and waits --shutdown-timeout\n"
 		"seconds; a second signal, or a guest without the Shutdown IC (not connected, hv_utils not loaded),\n"
 		"stops the VM at once. SIGHUP always stops it at once.\n"
@@ -62,7 +72,54 @@ static void cli_usage(FILE *f)
 		"1 OpenHV error (bad kernel, no /dev/kvm, internal error); 2 usage; 3 the guest triple-faulted;\n"
 		"4 the guest panicked; 5 stopped by the host: a signal the guest did not answer by powering off in\n"
 		"time, or --timeout.\n",
-		VID_MAX_VPS, VM_DEFAULT_SHUTDOWN_TIMEOUT_S);
+		VID_MAX_VPS, VM_MAX_DISKS, VM_DEFAULT_SHUTDOWN_TIMEOUT_S);
+}
+
+/*
+ * The disks must be usable before anything starts: --hv not off (they are VMBus devices), each an existing regular
+ * file of at least one sector or a block device, readable, and writable unless read-only.
+ */
+static int cli_check_disks(const struct vm_config *cfg)
+{
+	if (cfg->disk_count && cfg->hv_off) {
+		fprintf(stderr, "openhv: --disk needs the Hyper-V interface: the disks are on the synthetic SCSI "
+			"controller, a VMBus device (not with --hv off)\n");
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->disk_count; i++) {
+		const struct vm_disk *d = &cfg->disks[i];
+		uint32_t sector = d->block_size ? d->block_size : 512;
+		struct stat sb;
+
+		if (stat(d->path, &sb) < 0) {
+			fprintf(stderr, "openhv: --disk %s: %s\n", d->path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
+			fprintf(stderr, "openhv: --disk %s: not a regular file or a block device\n", d->path);
+			return -1;
+		}
+		if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < sector) {
+			fprintf(stderr, "openhv: --disk %s: %lld bytes, smaller than one %u-byte sector\n", d->path,
+				(long long)sb.st_size, sector);
+			return -1;
+		}
+		if (access(d->path, d->read_only ? R_OK : R_OK | W_OK) < 0) {
+			fprintf(stderr, "openhv: --disk %s: %s%s\n", d->path, strerror(errno),
+				d->read_only ? "" : " (add ,ro for a read-only disk)");
+			return -1;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			struct stat other;
+
+			if (stat(cfg->disks[j].path, &other) == 0 && other.st_dev == sb.st_dev &&
+			    other.st_ino == sb.st_ino) {
+				fprintf(stderr, "openhv: --disk %s: given twice (LUN %u and %u)\n", d->path, j, i);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 static int cli_run(int argc, char **argv)
@@ -76,6 +133,7 @@ static int cli_run(int argc, char **argv)
 		{ "testdev", no_argument, NULL, 't' },      { "profile", required_argument, NULL, 'P' },
 		{ "hv", required_argument, NULL, 'H' },     { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },         { "shutdown-timeout", required_argument, NULL, 'S' },
+		{ "disk", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vm_config cfg;
@@ -171,6 +229,22 @@ static int cli_run(int argc, char **argv)
 			}
 			cfg.shutdown_timeout_s = (unsigned)v;
 			break;
+		case 'D': {
+			char shown[256];
+			const char *why;
+
+			if (cfg.disk_count >= VM_MAX_DISKS) {
+				fprintf(stderr, "openhv: --disk: at most %u disks\n", VM_MAX_DISKS);
+				return VM_EXIT_USAGE;
+			}
+			snprintf(shown, sizeof(shown), "%s", optarg); /* vm_parse_disk cuts the string up */
+			if (vm_parse_disk(optarg, &cfg.disks[cfg.disk_count], &why) < 0) {
+				fprintf(stderr, "openhv: --disk '%s': %s\n", shown, why);
+				return VM_EXIT_USAGE;
+			}
+			cfg.disk_count++;
+			break;
+		}
 		case 't': cfg.testdev = true; break;
 		case 'P': cfg.profile_path = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;
@@ -186,6 +260,8 @@ static int cli_run(int argc, char **argv)
 		fprintf(stderr, "openhv: run needs --kernel PATH (see openhv run --help)\n");
 		return VM_EXIT_USAGE;
 	}
+	if (cli_check_disks(&cfg) < 0)
+		return VM_EXIT_USAGE;
 	return (int)vm_run(&cfg);
 }
 

@@ -7,6 +7,9 @@
  * eventfd that ends it. With the Hyper-V interface the VMBus server has its own I/O thread ("vmbus-io"), where the
  * integration components run and call vm_ic_shutdown_reply() and vm_ic_heartbeat_change().
  *
+ * Disks (--disk): one synthetic SCSI controller (vsp/storvsp) on the VMBus, created before the VMBus thread starts
+ * and destroyed on that thread (vmbus_server_call) before the server goes; its disk I/O completes on that thread.
+ *
  * Host-initiated shutdown (SIGTERM/SIGINT): the worker's I/O thread asks the Shutdown IC to send a power-off
  * request (vsp_ic_shutdown) and arms a deadline of cfg->shutdown_timeout_s; the guest's ACPI S5 write ends the run
  * with VID_STOP_POWEROFF (exit 0), the deadline or a second signal with VID_STOP_HOST_REQUEST (exit 5).
@@ -43,6 +46,7 @@
 #include "vid/quirks.h"
 #include "vmbus/vmbus.h"
 #include "vsp/ic/ic.h"
+#include "vsp/storvsp/storvsp.h"
 
 struct vm {
 	const struct vm_config *cfg;
@@ -56,6 +60,7 @@ struct vm {
 	struct vdev_pvpanic *pvpanic;
 	struct vmbus_server *vmbus; /* NULL with --hv off */
 	struct vsp_ic *ic;          /* integration components on @vmbus */
+	struct storvsp *scsi;       /* the SCSI controller on @vmbus when there are disks, or NULL */
 	_Atomic unsigned heartbeat_losses; /* alive -> lost transitions of the Heartbeat IC */
 	int console_out_fd;  /* owned when it is a file or a PTY */
 	int console_in_fd;   /* stdin, the PTY, or -1 */
@@ -85,6 +90,43 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->entry = BOOT_ENTRY_AUTO;
 	cfg->console = VM_CONSOLE_STDIO;
 	cfg->shutdown_timeout_s = VM_DEFAULT_SHUTDOWN_TIMEOUT_S;
+}
+
+int vm_parse_disk(char *s, struct vm_disk *out, const char **why)
+{
+	char *opt, *next;
+
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	if (!s || !*s || *s == ',') {
+		*why = "expected PATH[,ro][,direct][,sector=512|4096]";
+		return -EINVAL;
+	}
+	out->path = s;
+	opt = strchr(s, ',');
+	if (opt)
+		*opt++ = '\0';
+	for (; opt; opt = next) {
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		if (!strcmp(opt, "ro")) {
+			out->read_only = true;
+		} else if (!strcmp(opt, "rw")) {
+			out->read_only = false;
+		} else if (!strcmp(opt, "direct")) {
+			out->direct = true;
+		} else if (!strcmp(opt, "sector=512")) {
+			out->block_size = 512;
+		} else if (!strcmp(opt, "sector=4096")) {
+			out->block_size = 4096;
+		} else {
+			*why = !strncmp(opt, "sector=", 7) ? "sector= takes 512 or 4096"
+							   : "unknown option (known: ro, direct, sector=512|4096)";
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 int vm_parse_size(const char *s, uint64_t *bytes)
@@ -618,6 +660,69 @@ static void vm_ic_heartbeat_change(void *opaque, bool alive)
 		atomic_fetch_add(&vm->heartbeat_losses, 1);
 }
 
+/*
+ * The synthetic SCSI controller: LUN i = cfg->disks[i], up to cpus - 1 sub-channels (Linux asks for online CPUs
+ * - 1). Before vmbus_server_start().
+ */
+static int vm_scsi_create(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct storvsp_disk_config disks[VM_MAX_DISKS];
+	struct storvsp_config scfg = {
+		.srv = vm->vmbus,
+		.instance_id = VM_SCSI_INSTANCE,
+		.name = "scsi0",
+		.disks = disks,
+		.disk_count = cfg->disk_count,
+		.max_subchannels = cfg->cpus - 1,
+	};
+	int ret;
+
+	memset(disks, 0, sizeof(disks));
+	for (unsigned i = 0; i < cfg->disk_count && i < VM_MAX_DISKS; i++) {
+		disks[i].path = cfg->disks[i].path;
+		disks[i].read_only = cfg->disks[i].read_only;
+		disks[i].direct = cfg->disks[i].direct;
+		disks[i].block_size = cfg->disks[i].block_size;
+	}
+	ret = storvsp_create(&scfg, &vm->scsi);
+	if (ret < 0) {
+		log_err("SCSI controller: %s", strerror(-ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < cfg->disk_count; i++)
+		log_info("disk %u: %s%s (SCSI 0:0:%u, /dev/sd%c in a Linux guest)", i, cfg->disks[i].path,
+			 cfg->disks[i].read_only ? ", read-only" : "", i, i < 26 ? 'a' + i : '?');
+	return 0;
+}
+
+static void vm_scsi_destroy_call(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	storvsp_destroy(vm->scsi);
+}
+
+/* On the VMBus I/O thread (storvsp_destroy's rule), or directly before it started. */
+static void vm_scsi_destroy(struct vm *vm)
+{
+	struct storvsp_stats st;
+	int ret;
+
+	if (!vm->scsi)
+		return;
+	storvsp_stats(vm->scsi, &st);
+	log_info("scsi: %llu requests, %llu bytes read, %llu written, %llu errors", (unsigned long long)st.requests,
+		 (unsigned long long)st.bytes_read, (unsigned long long)st.bytes_written,
+		 (unsigned long long)st.errors);
+	ret = vmbus_server_call(vm->vmbus, vm_scsi_destroy_call, vm);
+	if (ret < 0) {
+		log_err("scsi: cannot reach the VMBus I/O thread (%s); destroying here", strerror(-ret));
+		storvsp_destroy(vm->scsi);
+	}
+	vm->scsi = NULL;
+}
+
 /* The VMBus server and the integration components (with the Hyper-V interface only). */
 static int vm_vmbus_create(struct vm *vm)
 {
@@ -641,6 +746,8 @@ static int vm_vmbus_create(struct vm *vm)
 		log_err("integration components: %s", strerror(-ret));
 		return ret;
 	}
+	if (vm->cfg->disk_count)
+		return vm_scsi_create(vm);
 	return 0;
 }
 
@@ -661,6 +768,7 @@ static void vm_vmbus_destroy(struct vm *vm)
 			 (unsigned long long)st.svc[VSP_IC_TIMESYNC].replies,
 			 vsp_ic_state_name(st.svc[VSP_IC_TIMESYNC].state));
 	}
+	vm_scsi_destroy(vm);
 	vsp_ic_destroy(vm->ic);
 	vm->ic = NULL;
 	vmbus_server_destroy(vm->vmbus);
@@ -724,6 +832,15 @@ enum vm_exit_status vm_run(const struct vm_config *cfg)
 	sigaddset(&stop_signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
+	if (cfg->disk_count && cfg->hv_off) {
+		log_err("disks are on the synthetic SCSI controller, a VMBus device: they need the Hyper-V interface "
+			"(not --hv off)");
+		return VM_EXIT_ERROR;
+	}
+	if (cfg->disk_count > VM_MAX_DISKS) {
+		log_err("at most %u disks", VM_MAX_DISKS);
+		return VM_EXIT_ERROR;
+	}
 	ret = vid_memory_create(cfg->memory_bytes, &vm.mem);
 	if (ret < 0) {
 		log_err("guest memory of %" PRIu64 " bytes: %s", cfg->memory_bytes, strerror(-ret));

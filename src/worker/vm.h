@@ -11,6 +11,7 @@
 
 #include "boot/linux.h"
 #include "hv/hv.h"
+#include "openhv/vmbus.h"
 #include "vid/vid.h"
 
 /* Exit statuses of `openhv run` (also documented in its --help). */
@@ -30,6 +31,27 @@ enum vm_console_kind {
 	VM_CONSOLE_PTY,        /* COM1 <-> a new pseudo-terminal; its path is printed on stderr (screen, minicom) */
 };
 
+/*
+ * A disk of the synthetic SCSI controller (`openhv run --disk PATH[,ro]`): LUN i of the controller is the i-th
+ * disk given, so the guest names them sda, sdb, ... in that order.
+ */
+struct vm_disk {
+	const char *path;        /* raw image file or block device */
+	bool read_only;          /* opened read-only; the guest sees a write-protected disk */
+	bool direct;             /* O_DIRECT: bypass the host page cache */
+	uint32_t block_size;     /* logical block size in bytes: 512 (0) or 4096 */
+};
+
+#define VM_MAX_DISKS 64u /* LUNs of the one controller (STORVSP_MAX_LUNS) */
+
+/*
+ * The instance GUID of the SCSI controller the worker offers when there are disks (the guest's
+ * /sys/bus/vmbus/devices/<instance>); OpenHV's own, fixed so guests and tests can find it.
+ */
+#define VM_SCSI_INSTANCE_STR "0e4f4856-5c51-4c30-9d15-5c5100000000"
+#define VM_SCSI_INSTANCE                                                                                               \
+	VMBUS_GUID_INIT(0x0e4f4856, 0x5c51, 0x4c30, 0x9d, 0x15, 0x5c, 0x51, 0x00, 0x00, 0x00, 0x00)
+
 struct vm_config {
 	const char *kernel;      /* path: ELF vmlinux or bzImage (required) */
 	const char *initrd;      /* path or NULL */
@@ -47,6 +69,8 @@ struct vm_config {
 	const char *profile_path; /* NULL, or write guest RIP samples (every 1 ms per VP) here at the end */
 	unsigned shutdown_timeout_s; /* SIGTERM/SIGINT: seconds the guest gets to power off after the Shutdown IC's
 				      * request before the VM is turned off; 0: turn it off at once */
+	struct vm_disk disks[VM_MAX_DISKS]; /* the SCSI controller's LUNs, in order (needs the Hyper-V interface) */
+	unsigned disk_count;
 };
 
 #define VM_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
@@ -67,7 +91,10 @@ void vm_config_init(struct vm_config *cfg);
  * one-line reason on stderr for anything but a clean power-off. Blocks.
  *
  * With the Hyper-V interface (not cfg->hv_off) the board has a VMBus server (vmbus/vmbus.h), its device in the
- * DSDT (boot/acpi.h) and the integration components (vsp/ic/ic.h: shutdown, heartbeat, time sync).
+ * DSDT (boot/acpi.h) and the integration components (vsp/ic/ic.h: shutdown, heartbeat, time sync); with disks
+ * (cfg->disk_count > 0, which needs the Hyper-V interface: VM_EXIT_ERROR otherwise) also one synthetic SCSI
+ * controller (vsp/storvsp/storvsp.h, instance VM_SCSI_INSTANCE) whose LUN i is cfg->disks[i], offering up to
+ * cfg->cpus - 1 sub-channels. A disk that cannot be opened is VM_EXIT_ERROR (its path is logged).
  *
  * Signals: SIGINT, SIGTERM and SIGHUP are blocked in every thread and read from a signalfd for the duration.
  * SIGTERM or SIGINT asks the guest to power off through the Shutdown IC and gives it cfg->shutdown_timeout_s
@@ -83,5 +110,12 @@ enum vm_exit_status vm_exit_status_from_stop(enum vid_stop_reason reason);
 
 /* Parse a size such as "256M", "1G", "65536K", "1048576" (bytes). 0 or -EINVAL. */
 int vm_parse_size(const char *s, uint64_t *bytes);
+
+/*
+ * Parse the value of `--disk`: "PATH[,OPTION]..." with the options ro, direct, sector=512|4096. PATH may not
+ * contain a comma. Fills *@out (@out->path points into @s, which must outlive it). 0, or -EINVAL with a reason in
+ * @why (a static string).
+ */
+int vm_parse_disk(char *s, struct vm_disk *out, const char **why);
 
 #endif

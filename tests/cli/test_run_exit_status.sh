@@ -58,6 +58,25 @@ expect bad_memory    2 'memory'                    ''                     -- --k
 expect bad_shutdown_timeout 2 'shutdown-timeout'   ''                     -- --kernel "$G/g_basic.elf" --shutdown-timeout x
 # --hv off: no Hyper-V interface, so no VMBus server, no ICs and no VMBus device in the DSDT; the board still runs.
 expect hv_off        0 ''                          ''                     -- --kernel "$G/g_basic.elf" --testdev --hv off
+# Disks on the synthetic SCSI controller (--disk): the worker opens them, offers the controller (a micro-guest never
+# connects to VMBus) and closes them at the end, with a summary line; the usage errors are in test_run_disk_usage.sh.
+truncate -s 4M "$tmp/disk0.img"
+truncate -s 1M "$tmp/disk1.img"
+expect disk_two      0 'disk 1: .*disk1\.img, read-only' '' -- --kernel "$G/g_basic.elf" --testdev --cpus 2 \
+	--disk "$tmp/disk0.img" --disk "$tmp/disk1.img,ro"
+expect disk_summary  0 'scsi: 0 requests'          ''                     -- --kernel "$G/g_basic.elf" --testdev \
+	--disk "$tmp/disk0.img,sector=4096"
+expect disk_hv_off   2 'needs the Hyper-V interface' ''                   -- --kernel "$G/g_basic.elf" --testdev \
+	--disk "$tmp/disk0.img" --hv off
+# A disk another VM has open is refused (the backend locks image files): status 1, the path named.
+"$OPENHV" run --console none --kernel "$G/g_basic.elf" --testdev --cmdline hang --disk "$tmp/disk0.img" \
+	>/dev/null 2>"$tmp/holder.err" </dev/null &
+holder=$!
+sleep 1
+expect disk_in_use   1 'disk0\.img'                 ''                     -- --kernel "$G/g_basic.elf" --testdev \
+	--disk "$tmp/disk0.img"
+kill -TERM $holder 2>/dev/null
+wait $holder 2>/dev/null
 if "$OPENHV" run --help | grep -q -- '--shutdown-timeout SEC'; then echo "ok   help lists --shutdown-timeout"; else
 	echo "FAIL help does not list --shutdown-timeout"; fails=$((fails + 1)); fi
 
