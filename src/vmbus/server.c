@@ -552,13 +552,15 @@ static void vmbus_on_close(struct vmbus_server *srv, const uint8_t *msg)
 	memcpy(&c, msg, sizeof(c));
 	ch = vmbus_channel_find(srv, c.child_relid);
 	if (!ch || !ch->open) {
-		log_guest("CLOSECHANNEL for relid %u, which is not open: ignored", c.child_relid);
+		/* Linux closes a sub-channel the host already rescinded (with its primary): normal, not logged. */
+		if (!ch || !ch->rescinded)
+			log_guest("CLOSECHANNEL for relid %u, which is not open: ignored", c.child_relid);
 		return;
 	}
-	vmbus_channel_close_internal(ch);
-	/* Sub-channels live as long as the primary's open (Linux closes them first). */
+	/* Sub-channels live as long as the primary's open: they go first (as Linux closes them). */
 	if (!ch->sub_index && ch->subchannels)
 		vmbus_subchannels_rescind(ch);
+	vmbus_channel_close_internal(ch);
 }
 
 static void vmbus_channel_free(struct vmbus_server *srv, struct vmbus_channel *ch)
