@@ -576,6 +576,73 @@ static void init_cmd_write(const char *path, const char *text)
 		pr(P "write %s: %ld bytes\n", path, r);
 }
 
+/* A decimal number below 2^31, or -1. */
+static long init_parse_uint(const char *s)
+{
+	long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (0x7fffffffL - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return *s ? -1 : v;
+}
+
+/*
+ * `fill:PATH:SEED:BYTES`: write BYTES bytes of a pattern a host test can recompute from offset 0 of PATH (a file or
+ * a block device such as /dev/sdb), then fsync. Byte i is bits 23:16 of x(i + 1), where x(0) = SEED and
+ * x(k + 1) = x(k) * 1103515245 + 12345 mod 2^32.
+ */
+static void init_cmd_fill(char *args)
+{
+	static uint8_t buf[65536];
+	char *f[3] = { NULL, NULL, NULL };
+	int n = init_cmd_split(args, f, 3);
+	long fd, r = 0, seed, bytes;
+	uint32_t x;
+	long done = 0;
+
+	seed = n == 3 ? init_parse_uint(f[1]) : -1;
+	bytes = n == 3 ? init_parse_uint(f[2]) : -1;
+	if (n != 3 || seed < 0 || bytes < 0) {
+		pr(P "fill: expected fill:PATH:SEED:BYTES\n");
+		return;
+	}
+	if (g_dry) {
+		pr(P "fill %s: skipped (not PID 1)\n", f[0]);
+		return;
+	}
+	fd = sys_open(f[0], O_WRONLY | O_CREAT | O_CLOEXEC | O_LARGEFILE, 0644);
+	if (fd < 0) {
+		pr(P "fill %s: failed: %ld\n", f[0], fd);
+		return;
+	}
+	x = (uint32_t)seed;
+	while (done < bytes && r >= 0) {
+		long chunk = bytes - done < (long)sizeof(buf) ? bytes - done : (long)sizeof(buf);
+
+		for (long i = 0; i < chunk; i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(x >> 16);
+		}
+		r = sys_write((int)fd, buf, (size_t)chunk);
+		if (r > 0)
+			done += r;
+		if (r >= 0 && r != chunk)
+			r = -E_INVAL;
+	}
+	if (r >= 0)
+		r = sys_fsync((int)fd);
+	sys_close((int)fd);
+	if (r < 0)
+		pr(P "fill %s: failed after %ld bytes: %ld\n", f[0], done, r);
+	else
+		pr(P "fill %s: %ld bytes\n", f[0], done);
+}
+
 static void init_cmd_mount(char *args)
 {
 	char *f[4] = { NULL, NULL, NULL, NULL };
@@ -637,8 +704,9 @@ static void init_run_one(char *cmd)
 	} else if (init_streq(verb, "date")) {
 		init_cmd_date();
 	} else if (!init_streq(verb, "ls") && !init_streq(verb, "cat") && !init_streq(verb, "readlink") &&
-		   !init_streq(verb, "write") && !init_streq(verb, "mount") && !init_streq(verb, "sleep")) {
-		pr(P "%s: unknown command (verbs: ls cat readlink write sync mount sleep echo uptime date)\n", verb);
+		   !init_streq(verb, "write") && !init_streq(verb, "mount") && !init_streq(verb, "sleep") &&
+		   !init_streq(verb, "fill")) {
+		pr(P "%s: unknown command (verbs: ls cat readlink write fill sync mount sleep echo uptime date)\n", verb);
 	} else if (!arg || !*arg) {
 		pr(P "%s: missing argument\n", verb);
 	} else if (init_streq(verb, "ls")) {
@@ -654,6 +722,8 @@ static void init_run_one(char *cmd)
 		init_cmd_write(w[0], w[1] ? w[1] : "");
 	} else if (init_streq(verb, "mount")) {
 		init_cmd_mount(arg);
+	} else if (init_streq(verb, "fill")) {
+		init_cmd_fill(arg);
 	} else {
 		long ms = init_parse_ms(arg);
 
@@ -785,6 +855,74 @@ static void init_shell(void)
 		}
 		init_run_one(line);
 	}
+}
+
+/*
+ * root= on the command line while / is the initramfs: mount the root filesystem and continue there, as
+ * switch_root does (docs/guest-init.md). rootfstype= (default ext4), rw (else read-only), rootflags=, rootwait /
+ * rootdelay=SECONDS (wait for the device node; default: up to 60 s with rootwait, 5 s without), init= (default
+ * /sbin/init). Moves /dev, /proc and /sys along, makes the new root /, and execs its init with the same arguments.
+ * Returns only when it could not switch (the reason printed): the caller goes on in the initramfs.
+ */
+static void init_switch_root(char **argv, char **envp)
+{
+	static char dev[256], fstype[64], flags[256], init[256];
+	static const char *const moves[] = { "/dev", "/proc", "/sys" };
+	uint32_t st[STATFS64_BYTES / 4];
+	const char *v;
+	unsigned long mflags;
+	uint32_t wait_ms, waited = 0;
+	long r;
+
+	v = init_param("root");
+	if (!v || !*v)
+		return;
+	init_strlcpy(dev, sizeof(dev), v, sizeof(dev));
+	if (sys_statfs64("/", st) != 0 || (st[0] != RAMFS_MAGIC && st[0] != TMPFS_MAGIC))
+		return; /* already on the real root (this is /sbin/init there) */
+	v = init_param("rootfstype");
+	init_strlcpy(fstype, sizeof(fstype), v && *v ? v : "ext4", sizeof(fstype));
+	v = init_param("rootflags");
+	init_strlcpy(flags, sizeof(flags), v ? v : "", sizeof(flags));
+	v = init_param("init");
+	init_strlcpy(init, sizeof(init), v && *v ? v : "/sbin/init", sizeof(init));
+	mflags = init_param("rw") ? 0 : MS_RDONLY;
+	wait_ms = init_param("rootwait") ? 60000 : 5000;
+	v = init_param("rootdelay");
+	if (v && init_parse_uint(v) >= 0 && init_parse_uint(v) < 3600)
+		wait_ms = (uint32_t)init_parse_uint(v) * 1000;
+	if (g_dry) {
+		pr(P "would switch root to %s (%s, %s) and exec %s\n", dev, fstype, mflags ? "ro" : "rw", init);
+		return;
+	}
+	while (sys_access(dev, F_OK) != 0 && waited < wait_ms) {
+		init_sleep_ms(100);
+		waited += 100;
+	}
+	pr(P "switching root to %s (%s, %s) after %u ms\n", dev, fstype, mflags ? "ro" : "rw", waited);
+	sys_mkdir("/newroot", 0755);
+	r = sys_mount(dev, "/newroot", fstype, mflags, flags[0] ? flags : NULL);
+	if (r < 0) {
+		pr(P "switch root: mount %s on /newroot: %ld; staying in the initramfs\n", dev, r);
+		return;
+	}
+	for (unsigned i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		char to[32];
+
+		init_fmt(to, sizeof(to), "/newroot%s", moves[i]);
+		sys_mkdir(to, 0755);
+		r = sys_mount(moves[i], to, NULL, MS_MOVE, NULL);
+		if (r < 0)
+			pr(P "switch root: moving %s: %ld (the new init mounts it again)\n", moves[i], r);
+	}
+	if ((r = sys_chdir("/newroot")) < 0 || (r = sys_mount(".", "/", NULL, MS_MOVE, NULL)) < 0 ||
+	    (r = sys_chroot(".")) < 0 || (r = sys_chdir("/")) < 0) {
+		pr(P "switch root: making /newroot the root: %ld; staying in the initramfs\n", r);
+		return;
+	}
+	r = sys_execve(init, argv, envp);
+	/* Past the point of no return: the initramfs is no longer reachable. Use what the new root has. */
+	pr(P "switch root: exec %s: %ld; going on with this init on the new root\n", init, r);
 }
 
 static void init_finish(char **envp)
@@ -949,6 +1087,9 @@ int init_main(int argc, char **argv, char **envp)
 		else
 			pr(P "openhv.modules: no module folder\n");
 	}
+
+	if (sys_getpid() == 1 || g_dry)
+		init_switch_root(argv, envp);
 
 	pr("OPENHV: init reached\n");
 	init_print_uptime(NULL);

@@ -25,6 +25,7 @@ void init_int80(void);
 #define NR_waitpid 7
 #define NR_close 6
 #define NR_execve 11
+#define NR_chdir 12
 #define NR_getpid 20
 #define NR_mount 21
 #define NR_pause 29
@@ -32,10 +33,12 @@ void init_int80(void);
 #define NR_sync 36
 #define NR_mkdir 39
 #define NR_fcntl 55
+#define NR_chroot 61
 #define NR_dup2 63
 #define NR_readlink 85
 #define NR_reboot 88
 #define NR_munmap 91
+#define NR_fsync 118
 #define NR_uname 122
 #define NR_init_module 128
 #define NR_nanosleep 162
@@ -44,6 +47,7 @@ void init_int80(void);
 #define NR_getdents64 220
 #define NR_exit_group 252
 #define NR_clock_gettime 265
+#define NR_statfs64 268
 #define NR_clock_gettime64 403
 #define NR_clock_nanosleep_time64 407
 #define NR_finit_module 350
@@ -73,6 +77,11 @@ void init_int80(void);
 #define X_OK 1
 #define PROT_RW 3          /* PROT_READ | PROT_WRITE */
 #define MAP_PRIVATE_ANON 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */
+#define MS_RDONLY 1ul
+#define MS_MOVE 8192ul
+#define RAMFS_MAGIC 0x858458f6u
+#define TMPFS_MAGIC 0x01021994u
+#define STATFS64_BYTES 84u   /* sizeof(struct statfs64) on i386 (packed to 4); f_type is the first u32 */
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 
@@ -113,6 +122,10 @@ static inline long sys_dup2(int from, int to) { return SYS3(NR_dup2, from, to, 0
 static inline long sys_readlink(const char *path, char *buf, size_t n) { return SYS3(NR_readlink, path, buf, n); }
 static inline long sys_uname(struct init_utsname *u) { return SYS3(NR_uname, u, 0, 0); }
 static inline long sys_sync(void) { return SYS3(NR_sync, 0, 0, 0); }
+static inline long sys_fsync(int fd) { return SYS3(NR_fsync, fd, 0, 0); }
+static inline long sys_chdir(const char *path) { return SYS3(NR_chdir, path, 0, 0); }
+static inline long sys_chroot(const char *path) { return SYS3(NR_chroot, path, 0, 0); }
+static inline long sys_statfs64(const char *path, void *buf) { return SYS3(NR_statfs64, path, STATFS64_BYTES, buf); }
 static inline long sys_pause(void) { return SYS3(NR_pause, 0, 0, 0); }
 static inline long sys_fork(void) { return SYS3(NR_fork, 0, 0, 0); }
 static inline long sys_waitpid(long pid, int *status, int options) { return SYS3(NR_waitpid, pid, status, options); }
