@@ -21,6 +21,8 @@
 #define VMBUS_GPADL_MAX 1024u          /* GPADLs per connection */
 #define VMBUS_GPADL_TOTAL_PFNS (1u << 20) /* PFNs stored over all GPADLs (8 MiB of host memory) */
 #define VMBUS_RING_MAX_PAGES 4097u     /* one ring: header + 16 MiB of data */
+#define VMBUS_RING_MAPS_MAX 8192u      /* mmaps of all rings of a server: a guest that scatters its ring pages
+					* cannot use up the process's map count (vm.max_map_count, 65530) */
 #define VMBUS_CHANNEL_CONNECTION_BASE 0x10000u /* a channel's event connection id: base + relid */
 #define VMBUS_NOTIFY_ROUNDS 64u        /* notify calls per wakeup before yielding to other channels */
 #define VMBUS_POLL_NS 20000u
@@ -88,6 +90,7 @@ struct vmbus_ring {
 	uint8_t *data;
 	uint32_t size;         /* data bytes: (pages - 1) * 4096 */
 	uint32_t cursor;
+	unsigned maps;         /* mmaps behind @map (counted in the server's budget) */
 	uint32_t published;    /* incoming ring: the read index the guest was last shown */
 	uint32_t unpublished;  /* incoming ring: packets taken since */
 };
@@ -155,6 +158,7 @@ struct vmbus_server {
 	struct vmbus_gpadl *gpadls;
 	unsigned gpadl_count;
 	uint32_t gpadl_pfns;
+	unsigned ring_maps;           /* mmaps of all mapped rings (VMBUS_RING_MAPS_MAX) */
 	struct vmbus_outmsg *backlog, **backlog_tail;
 	unsigned backlog_len;
 
@@ -172,7 +176,7 @@ void vmbus_channels_free_all(struct vmbus_server *srv);
 
 /* ring.c */
 int vmbus_ring_map(struct vmbus_server *srv, const uint64_t *pfns, uint32_t pages, struct vmbus_ring *r);
-void vmbus_ring_unmap(struct vmbus_ring *r);
+void vmbus_ring_unmap(struct vmbus_server *srv, struct vmbus_ring *r);
 bool vmbus_ring_in_empty(const struct vmbus_ring *r);
 void vmbus_ring_in_publish(struct vmbus_channel *ch);
 void vmbus_channel_signal_guest(struct vmbus_channel *ch);

@@ -26,31 +26,67 @@
 
 /* ---- mapping ------------------------------------------------------------------------------------------- */
 
-/* Map guest page @pfn at @at (fixed). 0 or -EFAULT when the page is not RAM. */
-static int vmbus_page_map(struct vmbus_server *srv, uint64_t pfn, uint8_t *at)
+/*
+ * Map @n guest pages from @pfn (consecutive frames in one RAM region) at @at (fixed): one mmap. 0, -EFAULT when
+ * they are not all RAM of one region, -ENOSPC past the server's budget of ring mappings.
+ */
+static int vmbus_pages_map(struct vmbus_server *srv, uint64_t pfn, uint32_t n, uint8_t *at, unsigned *maps)
 {
-	uint64_t gpa = pfn * VID_PAGE_SIZE;
+	uint64_t gpa = pfn * VID_PAGE_SIZE, len = (uint64_t)n * VID_PAGE_SIZE;
 
-	if (pfn > (UINT64_MAX / VID_PAGE_SIZE))
+	if (pfn > (UINT64_MAX / VID_PAGE_SIZE) - n)
 		return -EFAULT;
+	if (srv->ring_maps + *maps >= VMBUS_RING_MAPS_MAX)
+		return -ENOSPC;
 	for (unsigned i = 0; i < vid_memory_region_count(srv->mem); i++) {
 		const struct vid_memory_region *r = vid_memory_region(srv->mem, i);
 
-		if (gpa >= r->gpa && gpa - r->gpa + VID_PAGE_SIZE <= r->size) {
-			void *p = mmap(at, VID_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-				       vid_memory_fd(srv->mem), (off_t)(r->fd_offset + (gpa - r->gpa)));
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa)) {
+			void *p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, vid_memory_fd(srv->mem),
+				       (off_t)(r->fd_offset + (gpa - r->gpa)));
 
-			return p == MAP_FAILED ? -EFAULT : 0;
+			if (p == MAP_FAILED)
+				return -EFAULT;
+			(*maps)++;
+			return 0;
 		}
 	}
 	return -EFAULT;
 }
 
+/* Map @pages frames of @pfns at @at, one mmap per run of consecutive frames (a Linux ring is one run). */
+static int vmbus_pfns_map(struct vmbus_server *srv, const uint64_t *pfns, uint32_t pages, uint8_t *at,
+			  unsigned *maps)
+{
+	for (uint32_t i = 0; i < pages;) {
+		uint32_t run = 1;
+		int ret;
+
+		while (i + run < pages && pfns[i + run] == pfns[i] + run)
+			run++;
+		ret = vmbus_pages_map(srv, pfns[i], run, at + (size_t)i * VID_PAGE_SIZE, maps);
+		if (ret) {
+			/* a run that spans two regions: map it page by page */
+			if (ret != -EFAULT || run == 1)
+				return ret;
+			for (uint32_t k = 0; k < run; k++) {
+				ret = vmbus_pages_map(srv, pfns[i + k], 1, at + (size_t)(i + k) * VID_PAGE_SIZE, maps);
+				if (ret)
+					return ret;
+			}
+		}
+		i += run;
+	}
+	return 0;
+}
+
 int vmbus_ring_map(struct vmbus_server *srv, const uint64_t *pfns, uint32_t pages, struct vmbus_ring *r)
 {
 	uint32_t data_pages;
+	unsigned maps = 0;
 	size_t len;
 	uint8_t *map;
+	int ret;
 
 	memset(r, 0, sizeof(*r));
 	if (pages < 2 || pages > VMBUS_RING_MAX_PAGES)
@@ -60,16 +96,16 @@ int vmbus_ring_map(struct vmbus_server *srv, const uint64_t *pfns, uint32_t page
 	map = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < pages; i++) {
-		int ret = vmbus_page_map(srv, pfns[i], map + (size_t)i * VID_PAGE_SIZE);
-
-		if (!ret && i > 0)
-			ret = vmbus_page_map(srv, pfns[i], map + (size_t)(data_pages + i) * VID_PAGE_SIZE);
-		if (ret) {
-			munmap(map, len);
-			return ret;
-		}
+	/* header, data, data again */
+	ret = vmbus_pfns_map(srv, pfns, pages, map, &maps);
+	if (!ret)
+		ret = vmbus_pfns_map(srv, pfns + 1, data_pages, map + (size_t)pages * VID_PAGE_SIZE, &maps);
+	if (ret) {
+		munmap(map, len);
+		return ret;
 	}
+	srv->ring_maps += maps;
+	r->maps = maps;
 	r->map = map;
 	r->map_len = len;
 	r->hdr = (struct hv_ring_buffer *)map;
@@ -78,10 +114,12 @@ int vmbus_ring_map(struct vmbus_server *srv, const uint64_t *pfns, uint32_t page
 	return 0;
 }
 
-void vmbus_ring_unmap(struct vmbus_ring *r)
+void vmbus_ring_unmap(struct vmbus_server *srv, struct vmbus_ring *r)
 {
-	if (r->map)
+	if (r->map) {
 		munmap(r->map, r->map_len);
+		srv->ring_maps -= r->maps;
+	}
 	memset(r, 0, sizeof(*r));
 }
 

@@ -246,8 +246,8 @@ static void vmbus_channel_close_internal(struct vmbus_channel *ch)
 	hvi_connection_unregister(srv->hv, ch->connection_id);
 	close(ch->event_fd);
 	ch->event_fd = -1;
-	vmbus_ring_unmap(&ch->in);
-	vmbus_ring_unmap(&ch->out);
+	vmbus_ring_unmap(srv, &ch->in);
+	vmbus_ring_unmap(srv, &ch->out);
 	if (ch->ring_gpadl)
 		ch->ring_gpadl->ring_of = NULL;
 	ch->ring_gpadl = NULL;
@@ -488,8 +488,8 @@ fail_fd:
 	close(ch->event_fd);
 	ch->event_fd = -1;
 fail_rings:
-	vmbus_ring_unmap(&ch->in);
-	vmbus_ring_unmap(&ch->out);
+	vmbus_ring_unmap(srv, &ch->in);
+	vmbus_ring_unmap(srv, &ch->out);
 	return ret;
 }
 
