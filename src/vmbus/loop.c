@@ -168,13 +168,16 @@ static int vmbus_timers_next_ms(struct vmbus_server *srv)
 	return (int)((first - now + 999999) / 1000000);
 }
 
-/* Run the due timers, one at a time (a callback may arm or cancel any timer). */
+/*
+ * Run the timers due at the start of this round, one at a time (a callback may arm or cancel any timer). One clock
+ * reading per round: a timer a callback re-arms with 0 ms runs in the next round, so a round always ends.
+ */
 static int vmbus_timers_run(struct vmbus_server *srv)
 {
+	uint64_t now = vmbus_now_ns();
 	int n = 0;
 
 	for (;;) {
-		uint64_t now = vmbus_now_ns();
 		struct vmbus_timer *t;
 
 		for (t = srv->timers; t; t = t->next)

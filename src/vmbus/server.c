@@ -237,6 +237,10 @@ static void vmbus_channel_close_internal(struct vmbus_channel *ch)
 {
 	struct vmbus_server *srv = ch->srv;
 
+	/* Sub-channels live as long as the primary's open, however it ends (close, teardown of its rings, release):
+	 * they go first, as Linux closes them. */
+	if (!ch->sub_index && ch->subchannels)
+		vmbus_subchannels_rescind(ch);
 	if (!ch->open)
 		return;
 	if (!ch->rescinded && ch->cfg.ops->close)
@@ -478,7 +482,7 @@ static int vmbus_channel_open_internal(struct vmbus_channel *ch, struct vmbus_gp
 	if (ret == 0)
 		return 0;
 	ch->open = false;
-	ch->signal_deferred = false;
+	ch->signal_deferred = ch->broken = ch->pending_space = false; /* a send from open may have stopped it */
 	g->ring_of = NULL;
 	ch->ring_gpadl = NULL;
 	vmbus_loop_unwatch(srv, &ch->watch);
@@ -557,9 +561,6 @@ static void vmbus_on_close(struct vmbus_server *srv, const uint8_t *msg)
 			log_guest("CLOSECHANNEL for relid %u, which is not open: ignored", c.child_relid);
 		return;
 	}
-	/* Sub-channels live as long as the primary's open: they go first (as Linux closes them). */
-	if (!ch->sub_index && ch->subchannels)
-		vmbus_subchannels_rescind(ch);
 	vmbus_channel_close_internal(ch);
 }
 
@@ -628,18 +629,19 @@ static void vmbus_bus_reset(struct vmbus_server *srv)
 {
 	struct vmbus_channel *ch = srv->channels;
 
+	/* First drop what belongs to the old connection only: sub-channels (the new guest asks again) and rescinded
+	 * channels; then close the primaries, which then have no sub-channels left to withdraw (nothing is sent). */
 	while (ch) {
 		struct vmbus_channel *next = ch->next;
 
-		if (ch->rescinded || ch->sub_index) {
-			/* Sub-channels belong to the old connection: the new guest asks again. */
+		if (ch->rescinded || ch->sub_index)
 			vmbus_channel_free(srv, ch);
-		} else {
-			ch->subchannels = 0;
-			vmbus_channel_close_internal(ch);
-			ch->offer_sent = false;
-		}
 		ch = next;
+	}
+	for (ch = srv->channels; ch; ch = ch->next) {
+		ch->subchannels = 0;
+		vmbus_channel_close_internal(ch);
+		ch->offer_sent = false;
 	}
 	while (srv->gpadls)
 		vmbus_gpadl_free(srv, srv->gpadls);
