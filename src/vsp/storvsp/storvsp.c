@@ -483,7 +483,7 @@ static bool storvsp_chan_drain_burst(struct storvsp_chan *c)
 			atomic_fetch_add(&c->s->stats.bad_packets, 1);
 			r->trans_id = pkt.trans_id;
 			memset(&r->reply, 0, sizeof(r->reply));
-			if (pkt.flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED) {
+			if ((pkt.flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED) && pkt.type != VM_PKT_COMP) {
 				r->reply.u.vm_srb.srb_status = SRB_STATUS_INVALID_REQUEST;
 				storvsp_reply(r, STORVSP_STATUS_INVALID_PARAMETER);
 			} else {
