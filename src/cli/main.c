@@ -42,6 +42,10 @@ static void cli_usage(FILE *f)
 		"                        Options after the path, comma-separated: ro (the guest sees a write-protected\n"
 		"                        disk), direct (O_DIRECT: no host page cache), sector=512|4096 (logical block\n"
 		"                        size, default 512). Needs the Hyper-V interface (not --hv off)\n"
+		"      --kvp KEY=VALUE   a host item for the guest's KVP data exchange (Hyper-V's external pool 0;\n"
+		"                        /var/lib/hyperv/.kvp_pool_0 in a Linux guest running hv_kvp_daemon); repeat\n"
+		"                        for more, at most %u. The guest's own items (host name, OS, addresses) are\n"
+		"                        logged when the VM stops\n"
 		"      --console KIND    stdio (default), pty (prints its path), none, or file:PATH (output only)\n"
 		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
 		"      --shutdown-timeout SEC\n"
@@ -72,7 +76,7 @@ static void cli_usage(FILE *f)
 		"1 OpenHV error (bad kernel, no /dev/kvm, internal error); 2 usage; 3 the guest triple-faulted;\n"
 		"4 the guest panicked; 5 stopped by the host: a signal the guest did not answer by powering off in\n"
 		"time, or --timeout.\n",
-		VID_MAX_VPS, VM_MAX_DISKS, VM_DEFAULT_SHUTDOWN_TIMEOUT_S);
+		VID_MAX_VPS, VM_MAX_DISKS, VM_MAX_KVP, VM_DEFAULT_SHUTDOWN_TIMEOUT_S);
 }
 
 /*
@@ -81,6 +85,11 @@ static void cli_usage(FILE *f)
  */
 static int cli_check_disks(const struct vm_config *cfg)
 {
+	if (cfg->kvp_count && cfg->hv_off) {
+		fprintf(stderr, "openhv: --kvp needs the Hyper-V interface: KVP is an integration component on the VMBus "
+			"(not with --hv off)\n");
+		return -1;
+	}
 	if (cfg->disk_count && cfg->hv_off) {
 		fprintf(stderr, "openhv: --disk needs the Hyper-V interface: the disks are on the synthetic SCSI "
 			"controller, a VMBus device (not with --hv off)\n");
@@ -133,7 +142,7 @@ static int cli_run(int argc, char **argv)
 		{ "testdev", no_argument, NULL, 't' },      { "profile", required_argument, NULL, 'P' },
 		{ "hv", required_argument, NULL, 'H' },     { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },         { "shutdown-timeout", required_argument, NULL, 'S' },
-		{ "disk", required_argument, NULL, 'D' },
+		{ "disk", required_argument, NULL, 'D' },     { "kvp", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vm_config cfg;
@@ -245,6 +254,13 @@ static int cli_run(int argc, char **argv)
 			cfg.disk_count++;
 			break;
 		}
+		case 'K':
+			if (cfg.kvp_count >= VM_MAX_KVP || !strchr(optarg, '=') || optarg[0] == '=') {
+				fprintf(stderr, "openhv: --kvp: expected KEY=VALUE (at most %u)\n", VM_MAX_KVP);
+				return VM_EXIT_USAGE;
+			}
+			cfg.kvp[cfg.kvp_count++] = optarg;
+			break;
 		case 't': cfg.testdev = true; break;
 		case 'P': cfg.profile_path = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;

@@ -741,10 +741,23 @@ static int vm_vmbus_create(struct vm *vm)
 		return ret;
 	}
 	icfg.srv = vm->vmbus;
+	icfg.kvp = true; /* a guest without hv_kvp_daemon never answers: the channel just stays quiet */
 	ret = vsp_ic_create(&icfg, &vm->ic);
 	if (ret < 0) {
 		log_err("integration components: %s", strerror(-ret));
 		return ret;
+	}
+	for (unsigned i = 0; i < vm->cfg->kvp_count; i++) {
+		char key[512];
+		const char *eq = strchr(vm->cfg->kvp[i], '=');
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - vm->cfg->kvp[i]), vm->cfg->kvp[i]);
+		ret = vsp_ic_kvp_set(vm->ic, key, eq + 1);
+		if (ret < 0) {
+			log_err("--kvp %s: %s", vm->cfg->kvp[i], ret == -EINVAL ? "not valid UTF-8, or too long" :
+				strerror(-ret));
+			return ret;
+		}
 	}
 	if (vm->cfg->disk_count)
 		return vm_scsi_create(vm);
@@ -763,6 +776,14 @@ static void vm_vmbus_destroy(struct vm *vm)
 		log_info("heartbeat: %llu replies from the guest (last sequence %llu, lost %u times, %s)",
 			 (unsigned long long)hb.replies, (unsigned long long)hb.last_seq,
 			 atomic_load(&vm->heartbeat_losses), hb.alive ? "alive at the end" : "not alive at the end");
+		for (unsigned i = 0;; i++) {
+			char key[256], value[1024];
+
+			if (vsp_ic_kvp_guest_item(vm->ic, i, key, sizeof(key), value, sizeof(value)) == -ENOENT)
+				break;
+			if (key[0])
+				log_info("kvp: the guest reports %s = %s", key, value);
+		}
 		log_info("timesync: %llu sync and %llu sample messages sent, %llu answered (%s)",
 			 (unsigned long long)st.timesync_syncs, (unsigned long long)st.timesync_samples,
 			 (unsigned long long)st.svc[VSP_IC_TIMESYNC].replies,

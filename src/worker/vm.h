@@ -43,6 +43,7 @@ struct vm_disk {
 };
 
 #define VM_MAX_DISKS 64u /* LUNs of the one controller (STORVSP_MAX_LUNS) */
+#define VM_MAX_KVP 32u   /* host KVP items (VSP_IC_KVP_MAX_ITEMS) */
 
 /*
  * The instance GUID of the SCSI controller the worker offers when there are disks (the guest's
@@ -71,6 +72,8 @@ struct vm_config {
 				      * request before the VM is turned off; 0: turn it off at once */
 	struct vm_disk disks[VM_MAX_DISKS]; /* the SCSI controller's LUNs, in order (needs the Hyper-V interface) */
 	unsigned disk_count;
+	const char *kvp[VM_MAX_KVP];  /* "KEY=VALUE" host items for the guest's KVP external pool (--kvp) */
+	unsigned kvp_count;
 };
 
 #define VM_DEFAULT_CMDLINE "console=ttyS0 panic=-1"

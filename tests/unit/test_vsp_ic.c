@@ -609,6 +609,21 @@ static void test_kvp(void **state)
 	assert_int_equal(vsp_ic_kvp_guest_get(ic, "FullyQualifiedDomainName", v, 5), -ERANGE);
 	assert_string_equal(v, "");
 	assert_int_equal(vsp_ic_kvp_guest_get(ic, "Nope", v, sizeof(v)), -ENOENT);
+	/* the same items by index, as the worker lists them */
+	{
+		char key[64];
+		unsigned found = 0;
+
+		for (unsigned i = 0; i < 3; i++) {
+			assert_int_equal(vsp_ic_kvp_guest_item(ic, i, key, sizeof(key), v, sizeof(v)), 0);
+			for (unsigned j = 0; j < 3; j++)
+				if (!strcmp(key, guest_items[j].key) && !strcmp(v, guest_items[j].value))
+					found |= 1u << j;
+		}
+		assert_int_equal(found, 7);
+		assert_int_equal(vsp_ic_kvp_guest_item(ic, 3, key, sizeof(key), v, sizeof(v)), -ENOENT);
+		assert_int_equal(vsp_ic_kvp_guest_item(ic, 0, key, 2, v, sizeof(v)), -ERANGE);
+	}
 
 	/* later pushes, one transaction at a time */
 	assert_int_equal(vsp_ic_kvp_set(ic, "A", "1"), 0);

@@ -608,6 +608,15 @@ int vsp_ic_kvp_guest_get(struct vsp_ic *ic, const char *key, char *value, size_t
 	return ic_kvp_guest_get(ic, key, value, cap);
 }
 
+int vsp_ic_kvp_guest_item(struct vsp_ic *ic, unsigned index, char *key, size_t kcap, char *value, size_t vcap)
+{
+	if (!ic || !key || !value || !kcap || !vcap)
+		return -EINVAL;
+	if (!ic->kvp)
+		return -ENOENT;
+	return ic_kvp_guest_item(ic, index, key, kcap, value, vcap);
+}
+
 void vsp_ic_stats(struct vsp_ic *ic, struct vsp_ic_stats *out)
 {
 	if (!out)

@@ -140,6 +140,13 @@ int vsp_ic_kvp_set(struct vsp_ic *ic, const char *key, const char *value);
  */
 int vsp_ic_kvp_guest_get(struct vsp_ic *ic, const char *key, char *value, size_t cap);
 
+/*
+ * The @index-th (0-based, table order) item of the guest's auto pool as last enumerated: its key and value (UTF-8,
+ * NUL-terminated) into @key (@kcap bytes) and @value (@vcap bytes). Any thread. Iterate from 0 until -ENOENT.
+ * Returns 0; -ENOENT (no such item); -ERANGE (a buffer too small: both get ""); -EINVAL (NULL arguments, 0 caps).
+ */
+int vsp_ic_kvp_guest_item(struct vsp_ic *ic, unsigned index, char *key, size_t kcap, char *value, size_t vcap);
+
 /* ---- introspection (tests, the worker's status) -------------------------------------------------------------- */
 
 enum vsp_ic_service { VSP_IC_SHUTDOWN = 0, VSP_IC_TIMESYNC, VSP_IC_HEARTBEAT, VSP_IC_KVP, VSP_IC_SERVICE_COUNT };

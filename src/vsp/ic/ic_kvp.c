@@ -249,6 +249,25 @@ int ic_kvp_guest_get(struct vsp_ic *ic, const char *key, char *value, size_t cap
 	return rc;
 }
 
+int ic_kvp_guest_item(struct vsp_ic *ic, unsigned index, char *key, size_t kcap, char *value, size_t vcap)
+{
+	int rc = -ENOENT;
+
+	ic_lock(ic);
+	for (unsigned i = 0, n = 0; i < VSP_IC_KVP_MAX_ITEMS; i++) {
+		const struct kvp_item *it = &ic->kvp->guest[i];
+
+		if (!it->used || n++ != index)
+			continue;
+		rc = strlen(it->key) < kcap && strlen(it->value) < vcap ? 0 : -ERANGE;
+		snprintf(key, kcap, "%s", rc ? "" : it->key);
+		snprintf(value, vcap, "%s", rc ? "" : it->value);
+		break;
+	}
+	ic_unlock(ic);
+	return rc;
+}
+
 void ic_kvp_stats(struct vsp_ic *ic, struct vsp_ic_stats *out)
 {
 	struct ic_kvp *k = ic->kvp;

@@ -128,6 +128,7 @@ void ic_kvp_destroy(struct vsp_ic *ic);
 void ic_kvp_kick(struct vsp_ic *ic);  /* I/O thread: start the next transaction if the channel is idle */
 int ic_kvp_host_set(struct vsp_ic *ic, const char *key, const char *value); /* under no lock; takes ic->lock */
 int ic_kvp_guest_get(struct vsp_ic *ic, const char *key, char *value, size_t cap);
+int ic_kvp_guest_item(struct vsp_ic *ic, unsigned index, char *key, size_t kcap, char *value, size_t vcap);
 void ic_kvp_stats(struct vsp_ic *ic, struct vsp_ic_stats *out); /* caller holds ic->lock */
 
 /* UTF-8 <-> UTF-16LE (ic_kvp.c). */
