@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
+#include "fuzz_input.h"
 #include "hv/hv.h"
 #include "lib/log.h"
 #include "vid/memory.h"
@@ -35,64 +37,6 @@
 #define FZ_CONN_EVT 0x10000u /* a channel's child relid-based connection id */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FZ_CHECK(cond)                                                                                             \
-	do {                                                                                                       \
-		if (!(cond)) {                                                                                     \
-			fprintf(stderr, "fuzz_hypercall: oracle failed at line %d: %s\n", __LINE__, #cond);       \
-			abort();                                                                                   \
-		}                                                                                                  \
-	} while (0)
-
-struct fz_input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t fz_take(struct fz_input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (in->left) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->left--;
-		}
-	}
-	return v;
-}
-
-static uint8_t fz_u8(struct fz_input *in)
-{
-	return (uint8_t)fz_take(in, 1);
-}
-
-static uint16_t fz_u16(struct fz_input *in)
-{
-	return (uint16_t)fz_take(in, 2);
-}
-
-static uint32_t fz_u32(struct fz_input *in)
-{
-	return (uint32_t)fz_take(in, 4);
-}
-
-static uint64_t fz_u64(struct fz_input *in)
-{
-	return fz_take(in, 8);
-}
-
-/* Copy up to @len bytes of input into @buf (zero-filled where the input ends). */
-static void fz_bytes(struct fz_input *in, void *buf, size_t len)
-{
-	size_t n = len < in->left ? len : in->left;
-
-	memcpy(buf, in->p, n);
-	memset((uint8_t *)buf + n, 0, len - n);
-	in->p += n;
-	in->left -= n;
-}
 
 /* ---- the partition under test ------------------------------------------------------------------------------ */
 

@@ -93,6 +93,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
+#include "fuzz_input.h"
 #include "hv/hv.h"
 #include "lib/log.h"
 #include "vid/memory.h"
@@ -120,49 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_RECV_BUF 16384u
 #define FZ_MAX_PKT 4096u /* the largest max_packet_bytes of the test devices */
 
-#define FZ_CHECK(cond)                                                                                             \
-	do {                                                                                                       \
-		if (!(cond)) {                                                                                     \
-			fprintf(stderr, "fuzz_vmbus: oracle failed at line %d: %s\n", __LINE__, #cond);           \
-			abort();                                                                                   \
-		}                                                                                                  \
-	} while (0)
-
 /* ---- input --------------------------------------------------------------------------------------------------- */
-
-struct fz_input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t fz_take_bytes(struct fz_input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (in->left) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->left--;
-		}
-	}
-	return v;
-}
-
-static uint8_t fz_u8(struct fz_input *in) { return (uint8_t)fz_take_bytes(in, 1); }
-static uint16_t fz_u16(struct fz_input *in) { return (uint16_t)fz_take_bytes(in, 2); }
-static uint32_t fz_u32(struct fz_input *in) { return (uint32_t)fz_take_bytes(in, 4); }
-
-/* Copy up to @len bytes of input into @buf (zero-filled where the input ends). */
-static void fz_bytes(struct fz_input *in, void *buf, size_t len)
-{
-	size_t n = len < in->left ? len : in->left;
-
-	memcpy(buf, in->p, n);
-	memset((uint8_t *)buf + n, 0, len - n);
-	in->p += n;
-	in->left -= n;
-}
 
 static uint32_t fz_relid_sel(struct fz_input *in)
 {

@@ -7,11 +7,11 @@
  * timers, close/re-open and rescind (vsp_ic_destroy + create with channels open), and the UTF-8 <-> UTF-16LE
  * converters of ic_kvp.c called directly.
  *
- * The platform is built like tests/lib/vmbus_fixture.h but without cmocka: one hvi partition on a static 4 MiB of
- * plain memory for all inputs (1 VP; its synthetic-timer thread stopped, so the process stays single-threaded; the
- * SynIC turned off and on again per input, which drops anything queued), and per input a fresh VMBus server whose
- * loop runs on this thread (vmbus_server_poll), vsp_ic on it, and the guest-side client (guest/vsc) connected with
- * the offers received. The guest end of each IC is a vsc_ic (guest/vsc/vsc_ic.h): it can answer as Linux hv_utils does
+ * The platform is fuzz_platform.h (tests/lib/vmbus_fixture.h without cmocka): one hvi partition on 4 MiB of plain
+ * memory for all inputs (1 VP; its synthetic-timer thread stopped, so the process stays single-threaded; the SynIC
+ * turned off and on again per input, which drops anything queued), and per input a fresh VMBus server whose loop
+ * runs on this thread (vmbus_server_poll), vsp_ic on it, and the guest-side client (guest/vsc) connected with the
+ * offers received. The guest end of each IC is a vsc_ic (guest/vsc/vsc_ic.h): it can answer as Linux hv_utils does
  * (AUTO), or the input builds the answer itself (REPLY: from nothing, from the host's request, or from the Linux
  * answer to it, then patched; the packet trans_id is the request's unless the input gives one).
  *
@@ -39,13 +39,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "fuzz_check.h"
+#include "fuzz_input.h"
+#include "fuzz_platform.h"
 #include "hv/hv.h"
 #include "lib/log.h"
 #include "openhv/vmbus_ic.h"
 #include "vid/memory.h"
-#include "vmbus/internal.h" /* VMBUS_CHANNEL_CONNECTION_BASE: no event connection may outlive the server */
 #include "vmbus/vmbus.h"
 #include "vsc/vsc.h"
 #include "vsc/vsc_ic.h"
@@ -54,18 +55,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FZ_CHECK(cond)                                                                                             \
-	do {                                                                                                       \
-		if (!(cond)) {                                                                                     \
-			fprintf(stderr, "fuzz_vsp_ic: oracle failed at line %d: %s\n", __LINE__, #cond);          \
-			abort();                                                                                   \
-		}                                                                                                  \
-	} while (0)
-
 #define FZ_RAM          (4ull << 20)
-#define FZ_PAGES_BASE   0x10000ull  /* SIM page, SIEF page, hypercall input page */
 #define FZ_ALLOC_BASE   0x20000ull  /* bump allocator (rings, interrupt and monitor pages) from here */
-#define FZ_VECTOR       0xF3u
 #define FZ_LONG_MS      3600000u    /* "never" within one input */
 #define FZ_MAX_OPS      512u
 #define FZ_MAX_WAITS    3u
@@ -85,62 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_CFG_OPEN      0x20u /* open every offered IC channel at setup */
 #define FZ_CFG_NEGOTIATE 0x40u /* ... and let the Linux-like client answer (8 rounds) */
 
-struct fz_input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t fz_take(struct fz_input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (in->left) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->left--;
-		}
-	}
-	return v;
-}
-
-static uint8_t fz_u8(struct fz_input *in)
-{
-	return (uint8_t)fz_take(in, 1);
-}
-
-static uint16_t fz_u16(struct fz_input *in)
-{
-	return (uint16_t)fz_take(in, 2);
-}
-
-static uint64_t fz_u64(struct fz_input *in)
-{
-	return fz_take(in, 8);
-}
-
-/* Copy up to @len bytes of input into @buf (zero-filled where the input ends). */
-static void fz_bytes(struct fz_input *in, void *buf, size_t len)
-{
-	size_t n = len < in->left ? len : in->left;
-
-	memcpy(buf, in->p, n);
-	memset((uint8_t *)buf + n, 0, len - n);
-	in->p += n;
-	in->left -= n;
-}
-
 /* ---- the platform: partition, SynIC, server, and the client's view of them ----------------------------------- */
 
-static struct vid_memory *fz_mem;
-static struct hvi_partition *fz_hv;
-static struct vmbus_server *fz_srv;
 static struct vsp_ic *fz_ic;
 static struct vsp_ic_config fz_cfg;
 static uint8_t fz_config;
-static uint64_t fz_next_free;
-static struct vsc_platform fz_plat;
-static struct vsc_bus fz_bus;
 static struct vsc_ic fz_cl[FZ_NSVC];
 static bool fz_open[FZ_NSVC];      /* the client has the channel open */
 static bool fz_closed_ok[FZ_NSVC]; /* the client closed it cleanly since: the VSP must say CLOSED */
@@ -177,127 +117,11 @@ static const struct vsc_ic_kvp_item fz_guest_items[] = {
 #define FZ_MANY_ITEMS 300u
 static struct vsc_ic_kvp_item fz_many_items[FZ_MANY_ITEMS];
 
-static void fz_on_interrupt(void *opaque, uint32_t vp_index, uint8_t vector)
-{
-	FZ_CHECK(vp_index == 0);
-	FZ_CHECK(vector == FZ_VECTOR);
-}
-
-static uint16_t fz_plat_post(void *opaque, uint32_t vp, uint32_t conn_id, uint32_t type, const void *payload,
-			     uint32_t size)
-{
-	struct hv_input_post_message *m = vid_memory_ptr(fz_mem, FZ_PAGES_BASE + 0x2000, sizeof(*m));
-
-	if (!m || vp != 0)
-		return HV_STATUS_INVALID_VP_INDEX;
-	memset(m, 0, sizeof(*m));
-	m->connectionid = conn_id;
-	m->message_type = type;
-	m->payload_size = size;
-	if (payload)
-		memcpy(m->payload, payload, size < sizeof(m->payload) ? size : sizeof(m->payload));
-	return (uint16_t)(hvi_hypercall(fz_hv, 0, HVCALL_POST_MESSAGE, FZ_PAGES_BASE + 0x2000, 0) &
-			  HV_HYPERCALL_RESULT_MASK);
-}
-
-static uint16_t fz_plat_signal(void *opaque, uint32_t vp, uint32_t conn_id)
-{
-	return (uint16_t)(hvi_hypercall(fz_hv, vp, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, conn_id, 0) &
-			  HV_HYPERCALL_RESULT_MASK);
-}
-
-/* As Linux's message DPC: copy the SINT2 slot, free it, and EOM when the hypervisor has more queued. */
-static bool fz_plat_msg_take(void *opaque, uint32_t vp, struct hv_message *out)
-{
-	struct hv_message *slot;
-	uint32_t type;
-	uint64_t zero = 0;
-
-	if (vp != 0)
-		return false;
-	slot = vid_memory_ptr(fz_mem, FZ_PAGES_BASE + VMBUS_MESSAGE_SINT * HV_MESSAGE_SIZE, HV_MESSAGE_SIZE);
-	type = __atomic_load_n(&slot->header.message_type, __ATOMIC_ACQUIRE);
-	if (type == HVMSG_NONE)
-		return false;
-	memcpy(out, slot, sizeof(*out));
-	out->header.message_type = type;
-	__atomic_store_n(&slot->header.message_type, HVMSG_NONE, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&slot->header.message_flags, __ATOMIC_SEQ_CST) & HV_MESSAGE_FLAG_PENDING)
-		FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_EOM, true, &zero) == 0);
-	return true;
-}
-
-static bool fz_plat_event_test_clear(void *opaque, uint32_t vp, uint32_t relid)
-{
-	uint64_t bit = 1ull << (relid % 64), *w;
-
-	if (vp != 0 || relid >= HV_EVENT_FLAGS_COUNT)
-		return false;
-	w = vid_memory_ptr(fz_mem, FZ_PAGES_BASE + 0x1000 + VMBUS_MESSAGE_SINT * HV_SYNIC_EVENT_FLAGS_BYTES +
-				   (relid / 64) * 8, 8);
-	return (__atomic_fetch_and(w, ~bit, __ATOMIC_SEQ_CST) & bit) != 0;
-}
-
-static void *fz_plat_gpa_to_ptr(void *opaque, uint64_t gpa, uint64_t len)
-{
-	return vid_memory_ptr(fz_mem, gpa, len);
-}
-
-static uint64_t fz_plat_alloc_pages(void *opaque, uint32_t pages)
-{
-	uint64_t gpa = fz_next_free, bytes = (uint64_t)pages * VID_PAGE_SIZE;
-
-	if (!pages || gpa + bytes > FZ_RAM)
-		return 0;
-	fz_next_free += bytes;
-	FZ_CHECK(vid_memory_zero(fz_mem, gpa, bytes) == 0);
-	return gpa;
-}
-
-static void fz_plat_pump(void *opaque)
+/* The client's waits run the server, unless fz_settle runs it itself. */
+static void fz_pump(void *opaque)
 {
 	if (!fz_pump_off)
 		(void)vmbus_server_poll(fz_srv, 0);
-}
-
-static uint64_t fz_plat_now_ms(void *opaque)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Linux hv_synic_enable_regs(): SIMP, SIEFP, SINT2 = vector 0xF3 unmasked without auto-EOI, SCONTROL. */
-static void fz_synic_enable(void)
-{
-	uint64_t v;
-
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIMP, false, &v) == 0);
-	v = (v & 0xffeull) | FZ_PAGES_BASE | HV_SYNIC_SIMP_ENABLE;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIMP, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIEFP, false, &v) == 0);
-	v = (v & 0xffeull) | (FZ_PAGES_BASE + 0x1000) | HV_SYNIC_SIEFP_ENABLE;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIEFP, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, false, &v) == 0);
-	v &= ~(HV_SYNIC_SINT_VECTOR_MASK | HV_SYNIC_SINT_MASKED | HV_SYNIC_SINT_AUTO_EOI);
-	v |= FZ_VECTOR;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SCONTROL, false, &v) == 0);
-	v |= HV_SYNIC_CONTROL_ENABLE;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SCONTROL, true, &v) == 0);
-}
-
-/* The guest turns its SynIC off (queued messages are dropped), as a new kernel would find it. */
-static void fz_synic_disable(void)
-{
-	uint64_t v = 0;
-
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SCONTROL, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIMP, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIEFP, true, &v) == 0);
-	v = HV_SYNIC_SINT_MASKED;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, true, &v) == 0);
 }
 
 /* Run server and client until two idle rounds in a row (bounded). The client's own pump is off meanwhile. */
@@ -710,9 +534,9 @@ static void fz_op_versions(struct fz_input *in)
 	c->fw_count = counts & 3u;
 	c->msg_count = ((counts >> 2) & 7u) % (VSC_IC_MAX_VERSIONS + 1);
 	for (unsigned i = 0; i < c->fw_count; i++)
-		c->fw_versions[i] = (uint32_t)fz_take(in, 4);
+		c->fw_versions[i] = fz_u32(in);
 	for (unsigned i = 0; i < c->msg_count; i++)
-		c->msg_versions[i] = (uint32_t)fz_take(in, 4);
+		c->msg_versions[i] = fz_u32(in);
 }
 
 /* GUEST_ITEMS: u16 n; the client's auto pool becomes the first n % 301 generated items (0: the default three). */
@@ -848,8 +672,8 @@ static void fz_op_wait(void)
 	if (!fz_waits_left)
 		return;
 	fz_waits_left--;
-	end = fz_plat_now_ms(NULL) + 3; /* ms granularity: at least 2 ms */
-	while (fz_plat_now_ms(NULL) < end)
+	end = fz_platform_now_ms(NULL) + 3; /* ms granularity: at least 2 ms */
+	while (fz_platform_now_ms(NULL) < end)
 		(void)vmbus_server_poll(fz_srv, 1);
 	fz_settle();
 }
@@ -893,31 +717,15 @@ static void fz_op_recreate(void)
 static void fz_setup(uint8_t config)
 {
 	static bool once;
-	struct hvi_config hc;
-	struct vmbus_server_config sc;
 
 	if (!once) {
 		once = true;
 		/* Guest-triggered warnings are rate-limited anyway; FUZZ_LOG=1 shows everything. */
 		fz_verbose = getenv("FUZZ_LOG") != NULL;
 		log_set_level(fz_verbose ? LOG_DEBUG : LOG_ERROR);
-		if (vid_memory_create(FZ_RAM, &fz_mem) < 0)
-			abort();
-		memset(&hc, 0, sizeof(hc));
-		hc.profile = HVI_PROFILE_RECOMMENDED;
-		hc.memory = fz_mem;
-		hc.vp_count = 1;
-		hc.interrupt = fz_on_interrupt;
-		hc.tsc_hz = 2000000000ull; /* fixed: no calibration */
-		FZ_CHECK(hvi_partition_create(&hc, &fz_hv) == 0);
-		/* One partition for all inputs (its SynIC is reset per input); no synthetic timers here, so without
-		 * their thread the process stays single-threaded and an input replays exactly. */
-		hvi_partition_stop(fz_hv);
+		fz_platform_create(FZ_RAM, FZ_ALLOC_BASE, fz_pump);
 	}
-	fz_synic_disable(); /* drops what the last input left queued */
-	FZ_CHECK(vid_memory_zero(fz_mem, 0, FZ_ALLOC_BASE) == 0); /* SynIC pages; the allocator zeroes the rest */
-	fz_synic_enable();
-	fz_next_free = FZ_ALLOC_BASE;
+	fz_platform_reset();
 	fz_config = config;
 	fz_ref = 0x0123456789abull;
 	fz_waits_left = FZ_MAX_WAITS;
@@ -928,11 +736,7 @@ static void fz_setup(uint8_t config)
 		fz_req[i].valid = false;
 	fz_instance_reset();
 
-	memset(&sc, 0, sizeof(sc));
-	sc.hv = fz_hv;
-	sc.mem = fz_mem;
-	sc.vp_count = 1;
-	FZ_CHECK(vmbus_server_create(&sc, &fz_srv) == 0);
+	fz_platform_server_create();
 
 	memset(&fz_cfg, 0, sizeof(fz_cfg));
 	fz_cfg.srv = fz_srv;
@@ -945,19 +749,7 @@ static void fz_setup(uint8_t config)
 	fz_cfg.heartbeat_change = fz_on_heartbeat_change;
 	FZ_CHECK(vsp_ic_create(&fz_cfg, &fz_ic) == 0);
 
-	fz_plat = (struct vsc_platform){
-		.post_message = fz_plat_post,
-		.signal_event = fz_plat_signal,
-		.msg_take = fz_plat_msg_take,
-		.event_test_clear = fz_plat_event_test_clear,
-		.gpa_to_ptr = fz_plat_gpa_to_ptr,
-		.alloc_pages = fz_plat_alloc_pages,
-		.pump = fz_plat_pump,
-		.now_ms = fz_plat_now_ms,
-	};
-	vsc_bus_init(&fz_bus, &fz_plat, 0);
-	FZ_CHECK(vsc_bus_connect(&fz_bus, NULL, 0) == 0);
-	FZ_CHECK(vsc_bus_request_offers(&fz_bus) == 0);
+	fz_platform_bus_connect();
 	for (unsigned i = 0; i < FZ_NSVC; i++)
 		vsc_ic_init(&fz_cl[i], (enum vsc_ic_service)i);
 	fz_cl[VSC_IC_KVP].kvp_auto = fz_guest_items;
@@ -975,13 +767,7 @@ static void fz_teardown(void)
 {
 	vsp_ic_destroy(fz_ic);
 	fz_ic = NULL;
-	vmbus_server_destroy(fz_srv);
-	fz_srv = NULL;
-	/* the server took its connections with it (the next input's server registers them again) */
-	FZ_CHECK(hvi_connection_unregister(fz_hv, VMBUS_MESSAGE_CONNECTION_ID) == -ENOENT);
-	FZ_CHECK(hvi_connection_unregister(fz_hv, VMBUS_MESSAGE_CONNECTION_ID_4) == -ENOENT);
-	for (uint32_t relid = 1; relid <= 64; relid++) /* and the channels' event connections */
-		FZ_CHECK(hvi_connection_unregister(fz_hv, VMBUS_CHANNEL_CONNECTION_BASE + relid) == -ENOENT);
+	fz_platform_server_destroy();
 }
 
 enum fz_op {

@@ -8,9 +8,9 @@
  * on disks of the io_uring backend (backend/disk), mixed with close/re-open, UNLOAD and reconnect, and the
  * controller destroyed and created again with requests in flight.
  *
- * The platform is fuzz_vsp_ic.c's: one hvi partition on a static 16 MiB of plain memory for all inputs (1 VP, its
- * timer thread stopped, the SynIC turned off and on per input), and per input a fresh VMBus server run on this
- * thread (vmbus_server_poll), a fresh storvsp with three LUNs, and the guest-side storvsc client (guest/vsc/
+ * The platform is fuzz_platform.h, as for fuzz_vsp_ic.c: one hvi partition on 16 MiB of plain memory for all inputs
+ * (1 VP, its timer thread stopped, the SynIC turned off and on per input), and per input a fresh VMBus server run on
+ * this thread (vmbus_server_poll), a fresh storvsp with three LUNs, and the guest-side storvsc client (guest/vsc/
  * vsc_stor.h) connected and, unless the config says otherwise, with the primary open. The LUNs are image files in
  * a per-process directory (/dev/shm when it exists: tmpfs, so SYNCHRONIZE CACHE costs nothing; directories of
  * processes that are gone are removed at start-up): LUN 0 512-byte
@@ -69,15 +69,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend/disk/disk.h"
+#include "fuzz_check.h"
+#include "fuzz_input.h"
+#include "fuzz_platform.h"
 #include "hv/hv.h"
 #include "lib/log.h"
 #include "openhv/storvsp.h"
 #include "vid/memory.h"
-#include "vmbus/internal.h" /* the server's fd watches (the disks), VMBUS_CHANNEL_CONNECTION_BASE */
+#include "vmbus/internal.h" /* the server's fd watches (the disks) */
 #include "vmbus/vmbus.h"
 #include "vsc/vsc.h"
 #include "vsc/vsc_stor.h"
@@ -85,21 +87,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FZ_CHECK(cond)                                                                                             \
-	do {                                                                                                       \
-		if (!(cond)) {                                                                                     \
-			fprintf(stderr, "fuzz_vsp_storvsp: oracle failed at line %d: %s\n", __LINE__, #cond);     \
-			abort();                                                                                   \
-		}                                                                                                  \
-	} while (0)
-
 /* ---- guest memory ------------------------------------------------------------------------------------------- */
 
 #define FZ_PAGE         4096u
 #define FZ_RAM          (16ull << 20)
 #define FZ_RAM_PAGES    (FZ_RAM / FZ_PAGE)
-#define FZ_PAGES_BASE   0x10000ull               /* SIM page, SIEF page, hypercall input page */
-#define FZ_CANARY_A     0x20000ull               /* 2 pages */
+#define FZ_CANARY_A     FZ_PLATFORM_LOW          /* 2 pages */
 #define FZ_WIN_BASE     0x22000ull               /* the data window */
 #define FZ_WIN_BYTES    ((1u << 20) + 2 * FZ_PAGE)
 #define FZ_WIN_PAGES    (FZ_WIN_BYTES / FZ_PAGE)
@@ -107,7 +100,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_CANARY_PAGES 2u
 #define FZ_ALLOC_BASE   0x140000ull              /* rings and the bus's pages from here */
 #define FZ_CANARY_BYTE  0xC5u
-#define FZ_VECTOR       0xF3u
 #define FZ_GUARD        8192u                    /* bytes either side of a model request's buffer checked */
 
 /* ---- the controller ---------------------------------------------------------------------------------------- */
@@ -180,54 +172,14 @@ enum fz_op {
 #define FZ_RAW_ASYNC   0x20u /* no settle after */
 #define FZ_RAW_INIT    0x40u /* as vsc_stor_init_op: in-band on the primary, trans_id VMBUS_RQST_INIT, wait */
 
-struct fz_input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t fz_take(struct fz_input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (in->left) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->left--;
-		}
-	}
-	return v;
-}
-
-static uint8_t fz_u8(struct fz_input *in) { return (uint8_t)fz_take(in, 1); }
-static uint16_t fz_u16(struct fz_input *in) { return (uint16_t)fz_take(in, 2); }
-static uint32_t fz_u32(struct fz_input *in) { return (uint32_t)fz_take(in, 4); }
-static uint64_t fz_u64(struct fz_input *in) { return fz_take(in, 8); }
-
-static void fz_bytes(struct fz_input *in, void *buf, size_t len)
-{
-	size_t n = len < in->left ? len : in->left;
-
-	memcpy(buf, in->p, n);
-	memset((uint8_t *)buf + n, 0, len - n);
-	in->p += n;
-	in->left -= n;
-}
-
 static uint16_t fz_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t fz_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 static uint64_t fz_be64(const uint8_t *p) { return (uint64_t)fz_be32(p) << 32 | fz_be32(p + 4); }
 
 /* ---- state ------------------------------------------------------------------------------------------------- */
 
-static struct vid_memory *fz_mem;
-static struct hvi_partition *fz_hv;
-static struct vmbus_server *fz_srv;
 static struct storvsp *fz_sp;
-static struct vsc_platform fz_plat;
-static struct vsc_bus fz_bus;
 static struct vsc_stor fz_st;
-static uint64_t fz_next_free;
 static uint8_t fz_config;
 static bool fz_trace;
 static bool fz_stats;        /* FUZZ_STORVSP_STATS: one line per input */
@@ -275,83 +227,6 @@ static struct fz_rec fz_recs[FZ_MAX_RECS + 1];
 
 /* ---- platform -------------------------------------------------------------------------------------------------- */
 
-static void fz_on_interrupt(void *opaque, uint32_t vp_index, uint8_t vector)
-{
-	FZ_CHECK(vp_index == 0);
-	FZ_CHECK(vector == FZ_VECTOR);
-}
-
-static uint16_t fz_plat_post(void *opaque, uint32_t vp, uint32_t conn_id, uint32_t type, const void *payload,
-			     uint32_t size)
-{
-	struct hv_input_post_message *m = vid_memory_ptr(fz_mem, FZ_PAGES_BASE + 0x2000, sizeof(*m));
-
-	if (!m || vp != 0)
-		return HV_STATUS_INVALID_VP_INDEX;
-	memset(m, 0, sizeof(*m));
-	m->connectionid = conn_id;
-	m->message_type = type;
-	m->payload_size = size;
-	if (payload)
-		memcpy(m->payload, payload, size < sizeof(m->payload) ? size : sizeof(m->payload));
-	return (uint16_t)(hvi_hypercall(fz_hv, 0, HVCALL_POST_MESSAGE, FZ_PAGES_BASE + 0x2000, 0) &
-			  HV_HYPERCALL_RESULT_MASK);
-}
-
-static uint16_t fz_plat_signal(void *opaque, uint32_t vp, uint32_t conn_id)
-{
-	return (uint16_t)(hvi_hypercall(fz_hv, vp, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, conn_id, 0) &
-			  HV_HYPERCALL_RESULT_MASK);
-}
-
-/* As Linux's message DPC: copy the SINT2 slot, free it, and EOM when the hypervisor has more queued. */
-static bool fz_plat_msg_take(void *opaque, uint32_t vp, struct hv_message *out)
-{
-	struct hv_message *slot;
-	uint32_t type;
-	uint64_t zero = 0;
-
-	if (vp != 0)
-		return false;
-	slot = vid_memory_ptr(fz_mem, FZ_PAGES_BASE + VMBUS_MESSAGE_SINT * HV_MESSAGE_SIZE, HV_MESSAGE_SIZE);
-	type = __atomic_load_n(&slot->header.message_type, __ATOMIC_ACQUIRE);
-	if (type == HVMSG_NONE)
-		return false;
-	memcpy(out, slot, sizeof(*out));
-	out->header.message_type = type;
-	__atomic_store_n(&slot->header.message_type, HVMSG_NONE, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&slot->header.message_flags, __ATOMIC_SEQ_CST) & HV_MESSAGE_FLAG_PENDING)
-		FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_EOM, true, &zero) == 0);
-	return true;
-}
-
-static bool fz_plat_event_test_clear(void *opaque, uint32_t vp, uint32_t relid)
-{
-	uint64_t bit = 1ull << (relid % 64), *w;
-
-	if (vp != 0 || relid >= HV_EVENT_FLAGS_COUNT)
-		return false;
-	w = vid_memory_ptr(fz_mem, FZ_PAGES_BASE + 0x1000 + VMBUS_MESSAGE_SINT * HV_SYNIC_EVENT_FLAGS_BYTES +
-				   (relid / 64) * 8, 8);
-	return (__atomic_fetch_and(w, ~bit, __ATOMIC_SEQ_CST) & bit) != 0;
-}
-
-static void *fz_plat_gpa_to_ptr(void *opaque, uint64_t gpa, uint64_t len)
-{
-	return vid_memory_ptr(fz_mem, gpa, len);
-}
-
-static uint64_t fz_plat_alloc_pages(void *opaque, uint32_t pages)
-{
-	uint64_t gpa = fz_next_free, bytes = (uint64_t)pages * VID_PAGE_SIZE;
-
-	if (!pages || gpa + bytes > FZ_RAM)
-		return 0;
-	fz_next_free += bytes;
-	FZ_CHECK(vid_memory_zero(fz_mem, gpa, bytes) == 0);
-	return gpa;
-}
-
 /* Disk requests in flight: the disks are what storvsp watches through the server's fd watches. */
 static bool fz_disks_busy(void)
 {
@@ -362,48 +237,9 @@ static bool fz_disks_busy(void)
 }
 
 /* The client's waits run the server; while a disk works, sleep in epoll until its completion arrives. */
-static void fz_plat_pump(void *opaque)
+static void fz_pump(void *opaque)
 {
 	(void)vmbus_server_poll(fz_srv, fz_disks_busy() ? 1 : 0);
-}
-
-static uint64_t fz_plat_now_ms(void *opaque)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Linux hv_synic_enable_regs(): SIMP, SIEFP, SINT2 = vector 0xF3 unmasked without auto-EOI, SCONTROL. */
-static void fz_synic_enable(void)
-{
-	uint64_t v;
-
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIMP, false, &v) == 0);
-	v = (v & 0xffeull) | FZ_PAGES_BASE | HV_SYNIC_SIMP_ENABLE;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIMP, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIEFP, false, &v) == 0);
-	v = (v & 0xffeull) | (FZ_PAGES_BASE + 0x1000) | HV_SYNIC_SIEFP_ENABLE;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIEFP, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, false, &v) == 0);
-	v &= ~(HV_SYNIC_SINT_VECTOR_MASK | HV_SYNIC_SINT_MASKED | HV_SYNIC_SINT_AUTO_EOI);
-	v |= FZ_VECTOR;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SCONTROL, false, &v) == 0);
-	v |= HV_SYNIC_CONTROL_ENABLE;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SCONTROL, true, &v) == 0);
-}
-
-static void fz_synic_disable(void)
-{
-	uint64_t v = 0;
-
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SCONTROL, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIMP, true, &v) == 0);
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SIEFP, true, &v) == 0);
-	v = HV_SYNIC_SINT_MASKED;
-	FZ_CHECK(hvi_msr_access(fz_hv, 0, HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, true, &v) == 0);
 }
 
 /* ---- disk images ------------------------------------------------------------------------------------------------ */
@@ -916,7 +752,7 @@ static uint64_t fz_pfn(uint16_t sel)
 		uint64_t pfn = v % FZ_RAM_PAGES, gpa = pfn * FZ_PAGE;
 
 		/* the SynIC pages and whatever is or may become a ring are the guest's own business from here on */
-		if ((gpa >= FZ_PAGES_BASE && gpa < FZ_PAGES_BASE + 3 * FZ_PAGE) || gpa >= FZ_ALLOC_BASE)
+		if ((gpa >= FZ_PLATFORM_PAGES && gpa < FZ_PLATFORM_PAGES + 3 * FZ_PAGE) || gpa >= FZ_ALLOC_BASE)
 			fz_wild = true;
 		else if ((gpa >= FZ_CANARY_A && gpa < FZ_WIN_BASE) || (gpa >= FZ_CANARY_B && gpa < FZ_ALLOC_BASE))
 			fz_canary_named = true;
@@ -1413,9 +1249,7 @@ static void fz_op_unload(void)
 	fz_settle();
 	FZ_CHECK(fz_wild || memcmp(snap, fz_win, FZ_WIN_BYTES) == 0);
 	/* a new kernel connects again */
-	vsc_bus_init(&fz_bus, &fz_plat, 0);
-	FZ_CHECK(vsc_bus_connect(&fz_bus, NULL, 0) == 0);
-	FZ_CHECK(vsc_bus_request_offers(&fz_bus) == 0);
+	fz_platform_bus_connect();
 	vsc_stor_init(&fz_st, &fz_bus);
 	fz_st.timeout_ms = FZ_WAIT_MS;
 	fz_handshaken = false;
@@ -1454,24 +1288,13 @@ static void fz_op_recreate(void)
 static void fz_setup(uint8_t config)
 {
 	static bool once;
-	struct hvi_config hc;
-	struct vmbus_server_config sc;
 
 	if (!once) {
 		once = true;
 		fz_trace = getenv("FUZZ_STORVSP_TRACE") != NULL;
 		fz_stats = getenv("FUZZ_STORVSP_STATS") != NULL;
 		log_set_level(getenv("FUZZ_LOG") ? LOG_DEBUG : LOG_ERROR);
-		if (vid_memory_create(FZ_RAM, &fz_mem) < 0)
-			abort();
-		memset(&hc, 0, sizeof(hc));
-		hc.profile = HVI_PROFILE_RECOMMENDED;
-		hc.memory = fz_mem;
-		hc.vp_count = 1;
-		hc.interrupt = fz_on_interrupt;
-		hc.tsc_hz = 2000000000ull;
-		FZ_CHECK(hvi_partition_create(&hc, &fz_hv) == 0);
-		hvi_partition_stop(fz_hv); /* no synthetic timers here: single-threaded, an input replays */
+		fz_platform_create(FZ_RAM, FZ_ALLOC_BASE, fz_pump);
 		fz_images_create();
 		fz_win = fz_gptr(FZ_WIN_BASE, FZ_WIN_BYTES);
 		fz_win_init = malloc(FZ_WIN_BYTES);
@@ -1479,13 +1302,10 @@ static void fz_setup(uint8_t config)
 		fz_fill(fz_win_init, FZ_WIN_BYTES, 3);
 		memset(fz_canary_want, FZ_CANARY_BYTE, sizeof(fz_canary_want));
 	}
-	fz_synic_disable();
-	FZ_CHECK(vid_memory_zero(fz_mem, 0, FZ_CANARY_A) == 0); /* SynIC pages; the allocator zeroes the rest */
-	fz_synic_enable();
+	fz_platform_reset();
 	memset(fz_gptr(FZ_CANARY_A, FZ_CANARY_PAGES * FZ_PAGE), FZ_CANARY_BYTE, FZ_CANARY_PAGES * FZ_PAGE);
 	memset(fz_gptr(FZ_CANARY_B, FZ_CANARY_PAGES * FZ_PAGE), FZ_CANARY_BYTE, FZ_CANARY_PAGES * FZ_PAGE);
 	memcpy(fz_win, fz_win_init, FZ_WIN_BYTES);
-	fz_next_free = FZ_ALLOC_BASE;
 	fz_config = config;
 	fz_tainted = fz_wild = fz_canary_named = fz_handshaken = false;
 	fz_opens_left = FZ_MAX_OPENS;
@@ -1494,26 +1314,9 @@ static void fz_setup(uint8_t config)
 	fz_nid = 0;
 	fz_images_reset();
 
-	memset(&sc, 0, sizeof(sc));
-	sc.hv = fz_hv;
-	sc.mem = fz_mem;
-	sc.vp_count = 1;
-	FZ_CHECK(vmbus_server_create(&sc, &fz_srv) == 0);
+	fz_platform_server_create();
 	fz_storvsp_create();
-
-	fz_plat = (struct vsc_platform){
-		.post_message = fz_plat_post,
-		.signal_event = fz_plat_signal,
-		.msg_take = fz_plat_msg_take,
-		.event_test_clear = fz_plat_event_test_clear,
-		.gpa_to_ptr = fz_plat_gpa_to_ptr,
-		.alloc_pages = fz_plat_alloc_pages,
-		.pump = fz_plat_pump,
-		.now_ms = fz_plat_now_ms,
-	};
-	vsc_bus_init(&fz_bus, &fz_plat, 0);
-	FZ_CHECK(vsc_bus_connect(&fz_bus, NULL, 0) == 0);
-	FZ_CHECK(vsc_bus_request_offers(&fz_bus) == 0);
+	fz_platform_bus_connect();
 	vsc_stor_init(&fz_st, &fz_bus);
 	fz_st.timeout_ms = FZ_WAIT_MS;
 	if (!(config & FZ_CFG_NOOPEN))
@@ -1545,13 +1348,7 @@ static void fz_teardown(void)
 	}
 	storvsp_destroy(fz_sp);
 	fz_sp = NULL;
-	vmbus_server_destroy(fz_srv);
-	fz_srv = NULL;
-	/* the server took its connections with it */
-	FZ_CHECK(hvi_connection_unregister(fz_hv, VMBUS_MESSAGE_CONNECTION_ID) == -ENOENT);
-	FZ_CHECK(hvi_connection_unregister(fz_hv, VMBUS_MESSAGE_CONNECTION_ID_4) == -ENOENT);
-	for (uint32_t relid = 1; relid <= 64; relid++)
-		FZ_CHECK(hvi_connection_unregister(fz_hv, VMBUS_CHANNEL_CONNECTION_BASE + relid) == -ENOENT);
+	fz_platform_server_destroy();
 	fz_ro_check(++fz_inputs % 256 == 1);
 }
 

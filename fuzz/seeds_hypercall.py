@@ -5,10 +5,9 @@
 Each seed is a sequence of the target's operations (see the enum fz_op and the fz_* readers there; integers are
 little-endian). Re-run after changing the operation encoding: python3 fuzz/seeds_hypercall.py
 """
-import os
 import struct
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_hypercall")
+from seedlib import u8, u16, u32, u64, write_corpus
 
 (MSR_WRITE, MSR_READ, HYPERCALL, POST_MESSAGE, SIGNAL_EVENT, HOST_POST, HOST_SIGNAL, GUEST_EOM, GUEST_WRITE,
  REGISTRY, HANDLER_MODE, QUERY, DECODE) = range(13)
@@ -18,22 +17,6 @@ M = dict(GUEST_OS_ID=0, HYPERCALL=1, VP_INDEX=2, RESET=3, VP_RUNTIME=4, TIME_REF
          TSC_FREQUENCY=7, APIC_FREQUENCY=8, EOI=9, VP_ASSIST_PAGE=10, SCONTROL=11, SVERSION=12, SIEFP=13, SIMP=14,
          EOM=15, SINT2=16, SINT0=17, SINT15=18, STIMER0_CONFIG=19, STIMER0_COUNT=20, STIMER1_CONFIG=21,
          STIMER3_COUNT=22, CRASH_P0=23, CRASH_P3=24, CRASH_P4=25, CRASH_CTL=26, TSC_INVARIANT_CONTROL=27)
-
-
-def u8(v):
-    return struct.pack("<B", v & 0xFF)
-
-
-def u16(v):
-    return struct.pack("<H", v & 0xFFFF)
-
-
-def u32(v):
-    return struct.pack("<I", v & 0xFFFFFFFF)
-
-
-def u64(v):
-    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
 def wrmsr(vp, name, value):
@@ -156,13 +139,5 @@ def seeds():
     return s
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in sorted(seeds().items()):
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(data)
-        print(f"{name}: {len(data)} bytes")
-
-
 if __name__ == "__main__":
-    main()
+    write_corpus("fuzz_hypercall", seeds())

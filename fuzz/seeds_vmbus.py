@@ -9,10 +9,7 @@ Check what the seeds reach: FUZZ_VMBUS_STATS=1 build-h4/fuzz_vmbus fuzz/corpus/f
 At start the server offers three devices: relid 1 = echo (slot 0), relid 2 = refuse (slot 1), relid 3 = chatty
 (slot 2, 512-byte packets). Ring pages are guest pages 16 + base ... (the GPADL op folds them into RAM).
 """
-import os
-import struct
-
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_vmbus")
+from seedlib import u8, u16, u32, u64, write_corpus
 
 (POST_RAW, CONTACT, REQUEST_OFFERS, GPADL, TEARDOWN, OPEN, CLOSE, RELEASE, MODIFY, UNLOAD, TL_CONNECT, RAM_WRITE,
  RING_HDR, PACKET, SIGNAL, GUEST_READ, POLL, TAKE, AUTOTAKE, OFFER, RESCIND, HOST_SEND, KICK, RECREATE, SYNIC,
@@ -28,22 +25,6 @@ RAM_PAGES = 256
 
 # Ring header fields for RING_HDR (which = field << 1 | out).
 F_WRITE, F_READ, F_MASK, F_PENDING, F_FEATURES = range(5)
-
-
-def u8(v):
-    return struct.pack("<B", v & 0xFF)
-
-
-def u16(v):
-    return struct.pack("<H", v & 0xFFFF)
-
-
-def u32(v):
-    return struct.pack("<I", v & 0xFFFFFFFF)
-
-
-def u64(v):
-    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
 def op(code, noauto=False):
@@ -443,14 +424,5 @@ def seeds():
     return s
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in sorted(seeds().items()):
-        assert len(data) <= 4096, (name, len(data))
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(data)
-        print(f"{name}: {len(data)} bytes")
-
-
 if __name__ == "__main__":
-    main()
+    write_corpus("fuzz_vmbus", seeds())

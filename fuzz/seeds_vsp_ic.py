@@ -8,14 +8,10 @@ integers little-endian. The guest's answers are built by REPLY from the host's r
 the packet (pipe header 0-7, icmsg_hdr 8-27, body from 28). Re-run after changing the encoding:
 python3 fuzz/seeds_vsp_ic.py (crash-* files in the directory are kept).
 """
-import os
-import struct
-
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_vsp_ic")
+from seedlib import u8, u16, u32, u64, write_corpus
 
 (OPEN, CLOSE, AUTO, TAKE, REPLY, SHUTDOWN, KVP_SET, KVP_GET, FIRE, WAIT, UTF16, UTF8, VERSIONS,
  RECREATE, GUEST_ITEMS) = range(15)
-MAX_LEN = 4096  # -max_len of `make fuzz` and the ctest run: longer seeds would be cut
 SD, TS, HB, KVP = range(4)
 
 CFG_REFTIME, CFG_NO_KVP, CFG_HB_FAST, CFG_TS_FAST, CFG_KVP_FAST, CFG_OPEN, CFG_NEGOTIATE = (
@@ -35,22 +31,6 @@ ENUM_TYPE, ENUM_KSIZE, ENUM_VSIZE, ENUM_KEY, ENUM_VALUE = BODY + 8, BODY + 12, B
 S_OK, E_FAIL, S_CONT = 0, 0x80004005, 0x80070103
 REG_SZ, REG_U32, REG_U64 = 1, 4, 8
 RESPONSE = 1 | 4  # TRANSACTION | RESPONSE
-
-
-def u8(v):
-    return struct.pack("<B", v & 0xFF)
-
-
-def u16(v):
-    return struct.pack("<H", v & 0xFFFF)
-
-
-def u32(v):
-    return struct.pack("<I", v & 0xFFFFFFFF)
-
-
-def u64(v):
-    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
 def ver(major, minor):
@@ -373,18 +353,5 @@ seed("utf_direct", 0,
      op_utf8(b"\xf0\x9f\x98", 8), op_utf8(b"", 0), op_utf8(b"", 1), op_utf8(b"x" * 600, 1000))
 
 
-def main():
-    for name, data in SEEDS.items():
-        assert len(data) <= MAX_LEN, "%s: %d bytes" % (name, len(data))
-    os.makedirs(OUT, exist_ok=True)
-    for f in os.listdir(OUT):
-        if f.endswith(".bin") and not f.startswith("crash-"):
-            os.remove(os.path.join(OUT, f))
-    for name, data in sorted(SEEDS.items()):
-        with open(os.path.join(OUT, name + ".bin"), "wb") as f:
-            f.write(data)
-    print("%d seeds in %s" % (len(SEEDS), OUT))
-
-
 if __name__ == "__main__":
-    main()
+    write_corpus("fuzz_vsp_ic", SEEDS, ".bin")

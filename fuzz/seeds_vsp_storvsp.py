@@ -9,11 +9,7 @@ the window's end). The controller's LUNs: 0 = 512-byte blocks, 2 MiB; 1 = 4096-b
 blocks, 1 MiB, read-only. Re-run after changing the encoding: python3 fuzz/seeds_vsp_storvsp.py (crash-* files in
 the directory are kept).
 """
-import os
-import struct
-
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_vsp_storvsp")
-MAX_LEN = 4096  # -max_len of `make fuzz` and the ctest run: longer seeds would be cut
+from seedlib import MAX_LEN, be16, be32, be64, u8, u16, u32, u64, write_corpus
 
 (SRB, RAW, WRITE_BUF, RESET, CLOSE, OPEN, HANDSHAKE, SUBCH, TAKE, SETTLE, BURST, UNLOAD, RECREATE,
  POLL) = range(14)
@@ -35,34 +31,6 @@ END = 0x80000000  # offset flag: from the window's end
 COMPLETE_IO, REMOVE_DEVICE, EXECUTE_SRB, RESET_LUN, RESET_ADAPTER, RESET_BUS, BEGIN_INIT, END_INIT, \
     QUERY_VERSION, QUERY_PROPERTIES, ENUMERATE_BUS, FCHBA_DATA, CREATE_SUB_CHANNELS = range(1, 14)
 PKT_INBAND, PKT_XFER_PAGES, PKT_GPA_DIRECT, PKT_COMP = 6, 7, 9, 11
-
-
-def u8(v):
-    return struct.pack("<B", v & 0xFF)
-
-
-def u16(v):
-    return struct.pack("<H", v & 0xFFFF)
-
-
-def u32(v):
-    return struct.pack("<I", v & 0xFFFFFFFF)
-
-
-def u64(v):
-    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
-
-
-def be16(v):
-    return struct.pack(">H", v & 0xFFFF)
-
-
-def be32(v):
-    return struct.pack(">I", v & 0xFFFFFFFF)
-
-
-def be64(v):
-    return struct.pack(">Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
 # ---- CDBs: (bytes, direction) ----------------------------------------------------------------------------------
@@ -624,16 +592,5 @@ seed("wild_pfn", CFG_HANDSHAKE,
      srb(tur()))
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    for f in os.listdir(OUT):
-        if f.endswith(".bin") and not f.startswith("crash-"):
-            os.remove(os.path.join(OUT, f))
-    for name, data in sorted(SEEDS.items()):
-        with open(os.path.join(OUT, name + ".bin"), "wb") as f:
-            f.write(data)
-    print("%d seeds in %s" % (len(SEEDS), OUT))
-
-
 if __name__ == "__main__":
-    main()
+    write_corpus("fuzz_vsp_storvsp", SEEDS, ".bin")
