@@ -860,7 +860,7 @@ static void init_shell(void)
 /*
  * root= on the command line while / is the initramfs: mount the root filesystem and continue there, as
  * switch_root does (docs/guest-init.md). rootfstype= (default ext4), rw (else read-only), rootflags=, rootwait /
- * rootdelay=SECONDS (wait for the device node; default: up to 60 s with rootwait, 5 s without), init= (default
+ * rootdelay=SECONDS (wait for the device node; default: up to 300 s with rootwait, 5 s without), init= (default
  * /sbin/init). Moves /dev, /proc and /sys along, makes the new root /, and execs its init with the same arguments.
  * Returns only when it could not switch (the reason printed): the caller goes on in the initramfs.
  */
@@ -887,7 +887,7 @@ static void init_switch_root(char **argv, char **envp)
 	v = init_param("init");
 	init_strlcpy(init, sizeof(init), v && *v ? v : "/sbin/init", sizeof(init));
 	mflags = init_param("rw") ? 0 : MS_RDONLY;
-	wait_ms = init_param("rootwait") ? 60000 : 5000;
+	wait_ms = init_param("rootwait") ? 300000 : 5000; /* interpreted guest kernels scan slowly */
 	v = init_param("rootdelay");
 	if (v && init_parse_uint(v) >= 0 && init_parse_uint(v) < 3600)
 		wait_ms = (uint32_t)init_parse_uint(v) * 1000;
