@@ -537,8 +537,15 @@ static void fz_dev_offer_subs(struct fz_dev *d, unsigned count)
 
 	FZ_CHECK(count <= FZ_SUBS || !valid);
 	ret = vmbus_channel_offer_subchannels(d->chans[0].ch, count, out);
-	FZ_CHECK(ret == 0 || ret == -EINVAL || ret == -ENOSPC || ret == -ENOMEM);
+	FZ_CHECK(ret == 0 || ret == -EINVAL || ret == -EBUSY || ret == -ENOSPC || ret == -ENOMEM);
 	FZ_CHECK((ret == -EINVAL) == !valid);
+	if (ret == -EBUSY) { /* sub-channels of an earlier open still wait for RELID_RELEASED */
+		bool waiting = false;
+
+		for (const struct vmbus_channel *c = fz_srv->channels; c; c = c->next)
+			waiting |= c->sub_index && c->primary == p;
+		FZ_CHECK(waiting);
+	}
 	if (ret)
 		return;
 	fz_c.subchannels += count;

@@ -25,6 +25,9 @@
 					* cannot use up the process's map count (vm.max_map_count, 65530) */
 #define VMBUS_CHANNEL_CONNECTION_BASE 0x10000u /* a channel's event connection id: base + relid */
 #define VMBUS_NOTIFY_ROUNDS 64u        /* notify calls per wakeup before yielding to other channels */
+#define VMBUS_RECV_BUDGET 4096u        /* packets one channel yields per loop round: a guest that keeps its ring
+					* full of cheap packets cannot hold the I/O thread (other channels, timers,
+					* messages and calls go on) */
 #define VMBUS_POLL_NS 20000u
 #define VMBUS_PUBLISH_BATCH 32u        /* incoming packets taken before the read index is shown to the guest */           /* after draining, keep watching the ring this long before unmasking */
 
@@ -114,6 +117,8 @@ struct vmbus_channel {
 	bool broken;           /* corrupt ring: stopped until closed */
 	bool pending_space;    /* we set pending_send_sz on the outgoing ring */
 	bool no_poll;          /* vmbus_channel_set_poll(false): unmask right after notify */
+	uint32_t recv_budget;  /* packets vmbus_channel_recv still hands out in this loop round */
+	bool budget_kicked;    /* ... spent: the channel's eventfd was written to come back next round */
 	uint32_t target_vp;
 	struct vmbus_gpadl *ring_gpadl;
 	struct vmbus_ring in;  /* guest -> host */
@@ -143,7 +148,8 @@ struct vmbus_server {
 	/* the loop */
 	int epoll_fd;
 	pthread_t thread;
-	bool started;
+	bool started;         /* the I/O thread runs */
+	bool threaded;        /* it ran once: vmbus_server_call never calls directly any more */
 	atomic_bool stopping;
 	struct vmbus_timer *timers;
 	struct vmbus_watch *fd_watches;
@@ -173,6 +179,7 @@ void vmbus_msg_dispatch(struct vmbus_server *srv, const struct vmbus_qmsg *m);
 void vmbus_backlog_flush(struct vmbus_server *srv);
 void vmbus_channel_event(struct vmbus_channel *ch);
 void vmbus_channels_free_all(struct vmbus_server *srv);
+void vmbus_channels_budget_reset(struct vmbus_server *srv);
 
 /* ring.c */
 int vmbus_ring_map(struct vmbus_server *srv, const uint64_t *pfns, uint32_t pages, struct vmbus_ring *r);

@@ -235,8 +235,8 @@ int vmbus_server_call(struct vmbus_server *srv, void (*fn)(void *opaque), void *
 {
 	struct vmbus_call call = { .fn = fn, .opaque = opaque };
 
-	/* On the loop's own thread, or with no I/O thread at all (the caller drives the server): call directly. */
-	if (vmbus_on_io_thread(srv) || !srv->started) {
+	/* On the loop's own thread, or with no I/O thread ever (the caller drives the server): call directly. */
+	if (vmbus_on_io_thread(srv) || !srv->threaded) {
 		fn(opaque);
 		return 0;
 	}
@@ -289,7 +289,8 @@ static int vmbus_msgq_run(struct vmbus_server *srv)
 	struct vmbus_qmsg m;
 	int n = 0;
 
-	for (;;) {
+	/* At most one queue's worth per round: VP threads refilling it cannot hold the loop. */
+	for (unsigned k = 0; k < VMBUS_MSGQ_LEN; k++) {
 		pthread_mutex_lock(&srv->lock);
 		if (!srv->msgq_count) {
 			pthread_mutex_unlock(&srv->lock);
@@ -302,6 +303,7 @@ static int vmbus_msgq_run(struct vmbus_server *srv)
 		vmbus_msg_dispatch(srv, &m);
 		n++;
 	}
+	return n;
 }
 
 static int vmbus_round(struct vmbus_server *srv, int timeout_ms)
@@ -318,6 +320,7 @@ static int vmbus_round(struct vmbus_server *srv, int timeout_ms)
 	if (srv->msgq_count || srv->calls)
 		t = 0;
 	pthread_mutex_unlock(&srv->lock);
+	vmbus_channels_budget_reset(srv);
 	n = epoll_wait(srv->epoll_fd, ev, 32, t);
 	if (n < 0 && errno != EINTR) {
 		log_err("epoll_wait: %s", strerror(errno));
@@ -387,10 +390,10 @@ int vmbus_server_start(struct vmbus_server *srv)
 		return -EINVAL;
 	if (srv->started)
 		return -EALREADY;
-	srv->started = true;
+	srv->started = srv->threaded = true;
 	ret = pthread_create(&srv->thread, NULL, vmbus_io_thread, srv);
 	if (ret) {
-		srv->started = false;
+		srv->started = srv->threaded = false;
 		return -ret;
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "hv/hv.h"
 #include "lib/log.h"
@@ -174,20 +175,31 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct v
 {
 	struct vmbus_ring *r = &ch->in;
 	struct vmpacket_descriptor d;
-	uint32_t write, used, len, off;
+	uint32_t wr, used, len, off;
 
 	if (!ch->open || ch->broken)
 		return -EPIPE;
 	if ((uintptr_t)buf & 7)
 		return -EINVAL;
-	write = __atomic_load_n(&r->hdr->write_index, __ATOMIC_ACQUIRE);
-	if (!vmbus_ring_index_ok(write, r->size)) {
+	if (!ch->recv_budget) {
+		/* This round's share is used up: look empty now, and come back in the next round. */
+		if (!ch->budget_kicked) {
+			uint64_t one = 1;
+
+			ch->budget_kicked = true;
+			if (write(ch->event_fd, &one, sizeof(one)) < 0)
+				log_warn("%s: eventfd: %s", ch->name, strerror(errno));
+		}
+		return -EAGAIN;
+	}
+	wr = __atomic_load_n(&r->hdr->write_index, __ATOMIC_ACQUIRE);
+	if (!vmbus_ring_index_ok(wr, r->size)) {
 		vmbus_channel_break(ch, "incoming write_index out of range");
 		return -EPIPE;
 	}
-	if (write == r->cursor)
+	if (wr == r->cursor)
 		return -EAGAIN;
-	used = vmbus_ring_used(r->cursor, write, r->size);
+	used = vmbus_ring_used(r->cursor, wr, r->size);
 	if (used < sizeof(d) + VMBUS_PACKET_TRAILER_BYTES) {
 		vmbus_channel_break(ch, "incoming ring holds a truncated packet");
 		return -EPIPE;
@@ -215,9 +227,10 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, size_t cap, struct v
 		pkt->data_len = len - off;
 	}
 	r->cursor = (r->cursor + len + VMBUS_PACKET_TRAILER_BYTES) % r->size;
+	ch->recv_budget--;
 	/* Show the guest the space in batches (the header line is shared with its write index), and always once
 	 * the ring is empty, so a VSP that drains everything leaves nothing unpublished. */
-	if (++r->unpublished >= VMBUS_PUBLISH_BATCH || r->cursor == write)
+	if (++r->unpublished >= VMBUS_PUBLISH_BATCH || r->cursor == wr)
 		vmbus_ring_in_publish(ch);
 	return len <= cap ? (int)len : -EMSGSIZE;
 }

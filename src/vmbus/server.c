@@ -800,7 +800,7 @@ void vmbus_channel_event(struct vmbus_channel *ch)
 			continue;
 		__atomic_store_n(&ch->in.hdr->interrupt_mask, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (!more || vmbus_ring_in_empty(&ch->in))
+		if (!more || !ch->recv_budget || vmbus_ring_in_empty(&ch->in))
 			return;
 		if (++rounds >= VMBUS_NOTIFY_ROUNDS) {
 			uint64_t one = 1;
@@ -837,6 +837,7 @@ static int vmbus_channel_alloc(struct vmbus_server *srv, const struct vmbus_offe
 	ch->cfg.name = ch->name;
 	ch->event_fd = -1;
 	ch->primary = ch;
+	ch->recv_budget = VMBUS_RECV_BUDGET;
 	ch->next = *pos;
 	*pos = ch;
 	*out = ch;
@@ -872,6 +873,11 @@ int vmbus_channel_offer_subchannels(struct vmbus_channel *primary, unsigned coun
 	    count == 0 || count > VMBUS_MAX_SUBCHANNELS)
 		return -EINVAL;
 	srv = primary->srv;
+	/* Sub-channels of an earlier open the guest has not released yet: wait for them (a guest that never
+	 * releases them would otherwise use up the relids). */
+	for (struct vmbus_channel *ch = srv->channels; ch; ch = ch->next)
+		if (ch->sub_index && ch->primary == primary)
+			return -EBUSY;
 	for (i = 0; i < count; i++) {
 		struct vmbus_channel *ch;
 		char name[sizeof(ch->name)];
@@ -940,6 +946,14 @@ bool vmbus_channel_is_open(const struct vmbus_channel *ch) { return ch->open && 
 uint32_t vmbus_channel_target_vp(const struct vmbus_channel *ch) { return ch->target_vp; }
 uint32_t vmbus_channel_version(const struct vmbus_channel *ch) { return atomic_load(&ch->srv->version); }
 struct vid_memory *vmbus_channel_memory(const struct vmbus_channel *ch) { return ch->srv->mem; }
+
+void vmbus_channels_budget_reset(struct vmbus_server *srv)
+{
+	for (struct vmbus_channel *ch = srv->channels; ch; ch = ch->next) {
+		ch->recv_budget = VMBUS_RECV_BUDGET;
+		ch->budget_kicked = false;
+	}
+}
 
 void vmbus_channels_free_all(struct vmbus_server *srv)
 {

@@ -180,8 +180,8 @@ void vmbus_channel_rescind(struct vmbus_channel *ch);
  * once; the guest opens each one like any channel (no handshake), and the VSP's open/notify/close callbacks run
  * for it. Sub-channels belong to the current connection and to the primary's open: they are rescinded when the
  * primary closes or is rescinded, and forgotten on a bus reset. I/O thread. Returns 0 and fills @out[0..count)
- * (may be NULL); -EINVAL (not a primary, not open, bad count or sub-channels already offered), -ENOSPC (relids),
- * -ENOMEM.
+ * (may be NULL); -EINVAL (not a primary, not open, bad count or sub-channels already offered), -EBUSY (sub-channels
+ * of an earlier open not yet released by the guest), -ENOSPC (relids), -ENOMEM.
  */
 #define VMBUS_MAX_SUBCHANNELS 64u
 int vmbus_channel_offer_subchannels(struct vmbus_channel *primary, unsigned count, struct vmbus_channel **out);
@@ -230,7 +230,8 @@ struct vmbus_packet {
 /*
  * Take the next packet from the guest -> host ring into @buf (@cap bytes) and describe it in *@pkt. The read index
  * advances (the guest may reuse the space at once; a guest waiting with pending_send_sz is signalled when the freed
- * space crosses it). Returns the packet length in bytes (len8 * 8); -EAGAIN when the ring is empty; -EMSGSIZE when
+ * space crosses it). A channel yields at most VMBUS_RECV_BUDGET (4096) packets per loop round: then -EAGAIN, and
+ * the VSP is notified again in the next round, so one busy guest cannot hold the I/O thread. Returns the packet length in bytes (len8 * 8); -EAGAIN when the ring is empty; -EMSGSIZE when
  * the packet is longer than @cap (it is skipped; *@pkt has its type, flags and trans_id, no descriptor or data); -EINVAL when @buf is not 8-byte aligned; -EPIPE when the channel
  * is not open or was stopped (a corrupt ring: bad indices or packet lengths stop the channel). I/O thread.
  */
