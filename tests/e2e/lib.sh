@@ -196,3 +196,43 @@ e2e_finish() {
 	e2e_log "all checks passed"
 	exit 0
 }
+
+# ---- VMBus integration components ------------------------------------------------------------------------------
+# The IC instance GUIDs are fixed in src/vsp/ic/ic.h; the class GUIDs are Hyper-V's (Linux drivers/hv/hv_util.c).
+E2E_ICS="SHUTDOWN TIMESYNC HEARTBEAT KVP"
+E2E_VMBUS_DEVICES=/sys/bus/vmbus/devices
+declare -A E2E_IC_CLASS=([SHUTDOWN]=0e0b6031-5213-4934-818b-38d90ced39db [TIMESYNC]=9527e630-d0ae-497b-adce-e80ab0175caf
+	[HEARTBEAT]=57164f39-9115-4e78-ab55-382f3bd5422d [KVP]=a9a0f4e7-5a45-4d96-b827-8a841e8c03e6)
+declare -A E2E_IC_INST
+
+# e2e_ic_setup: fill E2E_IC_INST from ic.h (exits with a failure if a GUID is missing there) and E2E_IC_CMDS with the
+# openhv-init commands (";ls:...;cat:...;readlink:...") that list the VMBus devices and show each IC's class and
+# driver. Call it in the test's own shell (not in $(...)).
+e2e_ic_setup() {
+	local ic
+	E2E_IC_CMDS=";ls:$E2E_VMBUS_DEVICES"
+	for ic in $E2E_ICS; do
+		E2E_IC_INST[$ic]=$(sed -n "s/^#define VSP_IC_${ic}_INSTANCE_STR *\"\([0-9a-f-]*\)\".*/\1/p" \
+			"$E2E_SRC/src/vsp/ic/ic.h")
+		[ -n "${E2E_IC_INST[$ic]}" ] || { e2e_log "FAIL: no VSP_IC_${ic}_INSTANCE_STR in src/vsp/ic/ic.h"; exit 1; }
+		E2E_IC_CMDS+=";cat:$E2E_VMBUS_DEVICES/${E2E_IC_INST[$ic]}/class_id"
+		E2E_IC_CMDS+=";readlink:$E2E_VMBUS_DEVICES/${E2E_IC_INST[$ic]}/driver"
+	done
+}
+
+# e2e_ic_expect: after a boot whose openhv.run had E2E_IC_CMDS: every IC
+# device is listed, has its class and is bound to hv_utils, and hv_utils negotiated the shutdown, time sync and
+# heartbeat versions OpenHV offers.
+e2e_ic_expect() {
+	local ic g D=$E2E_VMBUS_DEVICES
+	e2e_expect "hv_vmbus connected" 'Vmbus version:[0-9]+\.[0-9]+'
+	for ic in $E2E_ICS; do
+		g=${E2E_IC_INST[$ic]}
+		e2e_expect "${ic,,} IC device" "^openhv-init: ls $D: $g"
+		e2e_expect "${ic,,} IC class" "^openhv-init: cat $D/$g/class_id: \{${E2E_IC_CLASS[$ic]}\}"
+		e2e_expect "${ic,,} IC bound to hv_utils" "^openhv-init: readlink $D/$g/driver: .*/hv_utils"$'\r?$'
+	done
+	e2e_expect "shutdown IC negotiated" 'hv_utils: Shutdown IC version 3\.[0-2]'
+	e2e_expect "time sync IC negotiated" 'hv_utils: TimeSync IC version 4\.0'
+	e2e_expect "heartbeat IC negotiated" 'hv_utils: Heartbeat IC version 3\.0'
+}

@@ -16,18 +16,8 @@ e2e_images stock
 e2e_initramfs "$E2E_DIR/stock-initrd.cpio" --kernel-root "$(dirname "$STOCK_VMLINUX")/root" \
 	--modules scsi_mod,hv_vmbus,hv_utils,hv_storvsc,hv_netvsc --strip-module-signatures
 
-# The IC instance GUIDs are fixed in src/vsp/ic/ic.h; the class GUIDs are Hyper-V's (Linux drivers/hv/hv_util.c).
-ic_instance() { sed -n "s/^#define VSP_IC_$1_INSTANCE_STR *\"\([0-9a-f-]*\)\".*/\1/p" "$E2E_SRC/src/vsp/ic/ic.h"; }
-declare -A CLASS=([SHUTDOWN]=0e0b6031-5213-4934-818b-38d90ced39db [TIMESYNC]=9527e630-d0ae-497b-adce-e80ab0175caf
-	[HEARTBEAT]=57164f39-9115-4e78-ab55-382f3bd5422d [KVP]=a9a0f4e7-5a45-4d96-b827-8a841e8c03e6)
-declare -A INST
-D=/sys/bus/vmbus/devices
-run="echo:e2e-stock;cat:/sys/devices/system/clocksource/clocksource0/current_clocksource;sleep:1;ls:$D"
-for ic in SHUTDOWN TIMESYNC HEARTBEAT KVP; do
-	INST[$ic]=$(ic_instance $ic)
-	[ -n "${INST[$ic]}" ] || { e2e_log "FAIL: no VSP_IC_${ic}_INSTANCE_STR in src/vsp/ic/ic.h"; exit 1; }
-	run+=";cat:$D/${INST[$ic]}/class_id;readlink:$D/${INST[$ic]}/driver"
-done
+e2e_ic_setup
+run="echo:e2e-stock;cat:/sys/devices/system/clocksource/clocksource0/current_clocksource;sleep:1$E2E_IC_CMDS"
 run+=";sleep:3;write:/proc/sysrq-trigger:c"
 
 e2e_boot stock-2vp -- --kernel "$STOCK_VMLINUX" --initrd "$E2E_DIR/stock-initrd.cpio" --cpus 2 --memory 256M \
@@ -47,16 +37,7 @@ e2e_expect "a module and its dependency loaded" '^openhv-init: loaded scsi_mod'
 e2e_expect "init ran its commands" '^openhv-init: echo: e2e-stock'
 e2e_expect "hv_vmbus loaded" '^openhv-init: loaded hv_vmbus'
 e2e_expect "hv_utils loaded" '^openhv-init: loaded hv_utils'
-e2e_expect "hv_vmbus connected" 'Vmbus version:[0-9]+\.[0-9]+'
-for ic in SHUTDOWN TIMESYNC HEARTBEAT KVP; do
-	g=${INST[$ic]}
-	e2e_expect "${ic,,} IC device" "^openhv-init: ls $D: $g"
-	e2e_expect "${ic,,} IC class" "^openhv-init: cat $D/$g/class_id: \{${CLASS[$ic]}\}"
-	e2e_expect "${ic,,} IC bound to hv_utils" "^openhv-init: readlink $D/$g/driver: .*/hv_utils"$'\r?$'
-done
-e2e_expect "shutdown IC negotiated" 'hv_utils: Shutdown IC version 3\.[0-2]'
-e2e_expect "time sync IC negotiated" 'hv_utils: TimeSync IC version 4\.0'
-e2e_expect "heartbeat IC negotiated" 'hv_utils: Heartbeat IC version 3\.0'
+e2e_ic_expect
 e2e_expect "the sysrq crash panicked the guest" 'Kernel panic - not syncing: sysrq triggered crash'
 e2e_expect_not "init did not die" 'Attempted to kill init'
 e2e_expect_host "openhv printed the crash MSRs" 'guest crash reported through the Hyper-V crash MSRs'

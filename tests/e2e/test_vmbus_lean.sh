@@ -13,18 +13,8 @@ e2e_require_kvm
 e2e_images lean
 e2e_initramfs "$E2E_DIR/lean-initrd.cpio"
 
-# The IC instance GUIDs are fixed in src/vsp/ic/ic.h; the class GUIDs are Hyper-V's (Linux drivers/hv/hv_util.c).
-ic_instance() { sed -n "s/^#define VSP_IC_$1_INSTANCE_STR *\"\([0-9a-f-]*\)\".*/\1/p" "$E2E_SRC/src/vsp/ic/ic.h"; }
-declare -A CLASS=([SHUTDOWN]=0e0b6031-5213-4934-818b-38d90ced39db [TIMESYNC]=9527e630-d0ae-497b-adce-e80ab0175caf
-	[HEARTBEAT]=57164f39-9115-4e78-ab55-382f3bd5422d [KVP]=a9a0f4e7-5a45-4d96-b827-8a841e8c03e6)
-declare -A INST
-D=/sys/bus/vmbus/devices
-run="sleep:1;ls:/sys/bus/acpi/devices;ls:$D"
-for ic in SHUTDOWN TIMESYNC HEARTBEAT KVP; do
-	INST[$ic]=$(ic_instance $ic)
-	[ -n "${INST[$ic]}" ] || { e2e_log "FAIL: no VSP_IC_${ic}_INSTANCE_STR in src/vsp/ic/ic.h"; exit 1; }
-	run+=";cat:$D/${INST[$ic]}/class_id;readlink:$D/${INST[$ic]}/driver"
-done
+e2e_ic_setup
+run="sleep:1;ls:/sys/bus/acpi/devices$E2E_IC_CMDS"
 run+=";sleep:2;date;echo:e2e-vmbus-ready;sleep:3600"
 SHUTDOWN_TIMEOUT=60
 
@@ -42,15 +32,7 @@ e2e_expect "kernel started" 'Linux version 6\.1\.'
 e2e_expect "hv_vmbus connected" 'Vmbus version:[0-9]+\.[0-9]+'
 e2e_expect "the ACPI module device" '^openhv-init: ls /sys/bus/acpi/devices: ACPI0004:00'
 e2e_expect "the ACPI VMBus device" '^openhv-init: ls /sys/bus/acpi/devices: VMBus:00'
-for ic in SHUTDOWN TIMESYNC HEARTBEAT KVP; do
-	g=${INST[$ic]}
-	e2e_expect "${ic,,} IC device" "^openhv-init: ls $D: $g"
-	e2e_expect "${ic,,} IC class" "^openhv-init: cat $D/$g/class_id: \{${CLASS[$ic]}\}"
-	e2e_expect "${ic,,} IC bound to hv_utils" "^openhv-init: readlink $D/$g/driver: .*/hv_utils"$'\r?$'
-done
-e2e_expect "shutdown IC negotiated" 'hv_utils: Shutdown IC version 3\.[0-2]'
-e2e_expect "time sync IC negotiated" 'hv_utils: TimeSync IC version 4\.0'
-e2e_expect "heartbeat IC negotiated" 'hv_utils: Heartbeat IC version 3\.0'
+e2e_ic_expect
 e2e_expect "init reached" 'OPENHV: init reached'
 
 offset=$(e2e_guest_clock_offset)
