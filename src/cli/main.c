@@ -46,6 +46,8 @@ static void cli_usage(FILE *f)
 		"                        /var/lib/hyperv/.kvp_pool_0 in a Linux guest running hv_kvp_daemon); repeat\n"
 		"                        for more, at most %u. The guest's own items (host name, OS, addresses) are\n"
 		"                        logged when the VM stops\n"
+		"      --rtc-offset SEC  start the CMOS clock SEC seconds (may be negative) away from the host's time;\n"
+		"                        with the Hyper-V interface the time sync IC sets the guest's clock right\n"
 		"      --console KIND    stdio (default), pty (prints its path), none, or file:PATH (output only)\n"
 		"      --timeout SEC     stop the VM after SEC seconds (exit status 5)\n"
 		"      --shutdown-timeout SEC\n"
@@ -143,6 +145,7 @@ static int cli_run(int argc, char **argv)
 		{ "hv", required_argument, NULL, 'H' },     { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },         { "shutdown-timeout", required_argument, NULL, 'S' },
 		{ "disk", required_argument, NULL, 'D' },     { "kvp", required_argument, NULL, 'K' },
+		{ "rtc-offset", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vm_config cfg;
@@ -261,6 +264,16 @@ static int cli_run(int argc, char **argv)
 			}
 			cfg.kvp[cfg.kvp_count++] = optarg;
 			break;
+		case 'R': {
+			long long off = strtoll(optarg, &end, 10);
+
+			if (!*optarg || *end || off < -3153600000LL || off > 3153600000LL) {
+				fprintf(stderr, "openhv: --rtc-offset: expected seconds (within 100 years)\n");
+				return VM_EXIT_USAGE;
+			}
+			cfg.rtc_offset_s = off;
+			break;
+		}
 		case 't': cfg.testdev = true; break;
 		case 'P': cfg.profile_path = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;

@@ -581,6 +581,18 @@ int vdev_rtc_cmos_set(struct vdev_rtc *rtc, uint8_t index, uint8_t value)
 	return 0;
 }
 
+void vdev_rtc_set_offset(struct vdev_rtc *rtc, int64_t sec)
+{
+	int64_t rt;
+
+	if (!rtc)
+		return;
+	pthread_mutex_lock(&rtc->lock);
+	rt = rtc_clock(rtc, CLOCK_REALTIME);
+	rtc_guest_set(rtc, floor_div(rt, NSEC_PER_SEC) + sec, floor_mod(rt, NSEC_PER_SEC));
+	pthread_mutex_unlock(&rtc->lock);
+}
+
 int64_t vdev_rtc_offset_ns(struct vdev_rtc *rtc)
 {
 	int64_t off;

@@ -84,6 +84,12 @@ void vdev_rtc_set_clock(struct vdev_rtc *rtc, int64_t (*now)(void *opaque, clock
  */
 int vdev_rtc_cmos_set(struct vdev_rtc *rtc, uint8_t index, uint8_t value);
 
+/*
+ * Start the clock @sec seconds away from the host's CLOCK_REALTIME (QEMU's -rtc base=; `openhv run --rtc-offset`),
+ * as if the guest had set it so. Any thread.
+ */
+void vdev_rtc_set_offset(struct vdev_rtc *rtc, int64_t sec);
+
 /* The guest's clock offset from host CLOCK_REALTIME, in ns (0 until the guest sets the time). */
 int64_t vdev_rtc_offset_ns(struct vdev_rtc *rtc);
 

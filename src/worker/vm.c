@@ -588,8 +588,10 @@ static int vm_devices_create(struct vm *vm)
 	irq.gsi = LAYOUT_RTC_IRQ;
 	if (!ret)
 		ret = vdev_rtc_create(&irq, &vm->rtc);
-	if (!ret)
+	if (!ret) {
+		vdev_rtc_set_offset(vm->rtc, vm->cfg->rtc_offset_s);
 		ret = vid_pio_register(vm->part, LAYOUT_RTC_PORT, 2, vdev_rtc_pio, vm->rtc);
+	}
 	irq.gsi = LAYOUT_I8042_IRQ;
 	if (!ret)
 		ret = vdev_i8042_create(&irq, &board, &vm->i8042);

@@ -73,6 +73,7 @@ struct vm_config {
 	struct vm_disk disks[VM_MAX_DISKS]; /* the SCSI controller's LUNs, in order (needs the Hyper-V interface) */
 	unsigned disk_count;
 	const char *kvp[VM_MAX_KVP];  /* "KEY=VALUE" host items for the guest's KVP external pool (--kvp) */
+	int64_t rtc_offset_s;         /* the CMOS clock starts this many seconds from host time (--rtc-offset) */
 	unsigned kvp_count;
 };
 

@@ -216,6 +216,24 @@ static void set_time_like_linux(struct vdev_rtc *r, int y, int mo, int d, int h,
 #undef ENC
 }
 
+/* --rtc-offset: the clock starts an hour behind the host and runs on from there. */
+static void test_host_offset(void **state)
+{
+	struct fake_clock c = { .rt = epoch_of(2024, 2, 29, 13, 45, 30) * NS, .mono = 1000 * NS };
+	struct vdev_rtc *r;
+
+	assert_int_equal(vdev_rtc_create(NULL, &r), 0);
+	vdev_rtc_set_clock(r, fake_now, &c);
+	vdev_rtc_set_offset(r, -3600 - 15 * 60);
+	assert_int_equal(rd(r, 0x00), 0x30);
+	assert_int_equal(rd(r, 0x02), 0x30);
+	assert_int_equal(rd(r, 0x04), 0x12);
+	assert_true(vdev_rtc_offset_ns(r) == -(3600 + 15 * 60) * NS);
+	advance(&c, 10 * NS);
+	assert_int_equal(rd(r, 0x00), 0x40);
+	vdev_rtc_destroy(r);
+}
+
 static void test_guest_set_time_is_an_offset(void **state)
 {
 	struct fake_clock c = { .rt = epoch_of(2025, 6, 1, 10, 0, 0) * NS, .mono = 5 * NS };
@@ -480,6 +498,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_time_bcd_and_binary),
 		cmocka_unit_test(test_fields_exact),
+		cmocka_unit_test(test_host_offset),
 		cmocka_unit_test(test_guest_set_time_is_an_offset),
 		cmocka_unit_test(test_uip),
 		cmocka_unit_test(test_registers_and_ram),
