@@ -545,6 +545,20 @@ static inline void vmbfx_connect(struct vmbfx *f)
 	assert_int_equal(vsc_bus_request_offers(&f->bus), 0);
 }
 
+/*
+ * The common start of a two-device test: vmbfx_init(@f, @vps, 0), a SCSI-class device (tag 1) in *@a and a NIC-class
+ * device (tag 2) in *@b, then the guest connects and takes the offers (relids 1 and 2).
+ */
+static inline void vmbfx_init_two(struct vmbfx *f, unsigned vps, struct vmbfx_vsp **a, struct vmbfx_vsp **b)
+{
+	static const struct vmbus_guid scsi = HV_SCSI_GUID, nic = HV_NIC_GUID;
+
+	vmbfx_init(f, vps, 0);
+	*a = vmbfx_offer(f, scsi, 1);
+	*b = vmbfx_offer(f, nic, 2);
+	vmbfx_connect(f);
+}
+
 /* Open @v's channel from the guest with rings of @pages pages each (header included), events to @target_vp. */
 static inline void vmbfx_open(struct vmbfx *f, struct vmbfx_vsp *v, struct vsc_channel *ch, uint32_t pages,
 			      uint32_t target_vp)

@@ -174,10 +174,7 @@ static void test_open_bad_gpadl(void **state)
 	uint64_t pfns[26];
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	v = vmbfx_offer(&fx, scsi_guid, 1);
-	w = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &v, &w);
 	relid = vmbfx_relid(v);
 	/* No such GPADL. */
 	post_open(relid, relid, 0xE1E10 + 77, 0, 2);
@@ -347,10 +344,7 @@ static void test_close_bogus(void **state)
 	struct vsc_channel ch;
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	v = vmbfx_offer(&fx, scsi_guid, 1);
-	w = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &v, &w);
 	vmbfx_open(&fx, v, &ch, 2, 0);
 	for (unsigned i = 0; i < sizeof(relids) / sizeof(relids[0]); i++) {
 		struct vmbus_channel_relid_message m = { .header.msgtype = CHANNELMSG_CLOSECHANNEL,
@@ -611,10 +605,7 @@ static void test_events_per_target_vp(void **state)
 	struct vsc_channel ca, cb;
 
 	(void)state;
-	vmbfx_init(&fx, 2, 0);
-	a = vmbfx_offer(&fx, scsi_guid, 1);
-	b = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 2, &a, &b);
 	vmbfx_open(&fx, a, &ca, 2, 0);
 	vmbfx_open(&fx, b, &cb, 2, 1);
 	assert_int_equal(vmbus_channel_send_inband(a->ch, 0, "a", 1, false), 0);

@@ -12,7 +12,6 @@
 static struct vmbfx fx;
 
 static const struct vmbus_guid scsi_guid = HV_SCSI_GUID;
-static const struct vmbus_guid nic_guid = HV_NIC_GUID;
 
 #define RAM_PFNS (VMBFX_RAM_BYTES / VSC_PAGE_SIZE)
 
@@ -135,10 +134,7 @@ static void test_gpadl_many_alive(void **state)
 	uint32_t h[20];
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	a = vmbfx_offer(&fx, scsi_guid, 1);
-	b = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &a, &b);
 	for (unsigned i = 0; i < 20; i++)
 		assert_int_equal(vsc_gpadl_create(&fx.bus, vmbfx_relid(i & 1 ? b : a), fx.plat.alloc_pages(&fx, i + 1),
 						  i + 1, &h[i]), 0);
@@ -250,10 +246,7 @@ static void test_gpadl_duplicate_handle(void **state)
 	uint64_t rejected;
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	v = vmbfx_offer(&fx, scsi_guid, 1);
-	w = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &v, &w);
 	relid = vmbfx_relid(v);
 	post_good_header(relid, 0x500, VMBFX_ALLOC_BASE / 4096, 4);
 	expect_created(relid, 0x500);
@@ -416,10 +409,7 @@ static void test_gpadl_teardown_errors(void **state)
 	uint64_t rejected;
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	a = vmbfx_offer(&fx, scsi_guid, 1);
-	b = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &a, &b);
 	assert_int_equal(vsc_gpadl_create(&fx.bus, vmbfx_relid(a), fx.plat.alloc_pages(&fx, 3), 3, &h), 0);
 	rejected = vmbfx_stats(&fx).messages_rejected;
 	post_teardown(vmbfx_relid(a), 0xDEAD);

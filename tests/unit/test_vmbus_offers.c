@@ -280,10 +280,7 @@ static void test_rescind_unopened(void **state)
 	struct vsc_channel ch;
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	a = vmbfx_offer(&fx, scsi_guid, 1);
-	b = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &a, &b);
 	relid = vmbfx_relid(a);
 	vmbus_channel_rescind(a->ch);
 	vmbfx_expect_msg(&fx, CHANNELMSG_RESCIND_CHANNELOFFER, &r, sizeof(r));
@@ -345,10 +342,7 @@ static void test_rescind_open_channel(void **state)
 	uint64_t rejected;
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	a = vmbfx_offer(&fx, scsi_guid, 1);
-	b = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &a, &b);
 	vmbfx_open(&fx, a, &ca, 2, 0);
 	vmbfx_open(&fx, b, &cb, 2, 0);
 	roundtrip(&ca, 1);
@@ -433,10 +427,7 @@ static void test_relid_released_live_offer(void **state)
 	uint64_t rejected;
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	a = vmbfx_offer(&fx, scsi_guid, 1);
-	b = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &a, &b);
 	rejected = vmbfx_stats(&fx).messages_rejected;
 	m.child_relid = vmbfx_relid(a);
 	vmbfx_post_ok(&fx, &m, sizeof(m));
@@ -483,10 +474,7 @@ static void test_reoffer_after_unload_skips_rescinded(void **state)
 	struct vmbfx_vsp *a, *b;
 
 	(void)state;
-	vmbfx_init(&fx, 1, 0);
-	a = vmbfx_offer(&fx, scsi_guid, 1);
-	b = vmbfx_offer(&fx, nic_guid, 2);
-	vmbfx_connect(&fx);
+	vmbfx_init_two(&fx, 1, &a, &b);
 	vmbus_channel_rescind(a->ch);
 	vmbfx_expect_msg(&fx, CHANNELMSG_RESCIND_CHANNELOFFER, NULL, 0);
 	vmbfx_settle(&fx);
