@@ -12,6 +12,7 @@ pkgs=(
 	liburing-dev                                   # disk backend (io_uring)
 	linux-libc-dev                                 # <linux/kvm.h>
 	e2fsprogs cpio kmod xz-utils lz4 zstd busybox-static python3 # guest images (guest-images.sh, mkinitramfs.sh)
+	qemu-user                                      # qemu-i386 runs openhv-init's host checks where the kernel lacks IA32
 )
 [ "${OPENHV_SETUP_BENCH:-0}" = 1 ] && pkgs+=(qemu-system-x86 hyperfine fio)
 

@@ -878,8 +878,9 @@ static void init_switch_root(char **argv, char **envp)
 	if (!v || !*v)
 		return;
 	init_strlcpy(dev, sizeof(dev), v, sizeof(dev));
-	if (sys_statfs64("/", st) != 0 || (st[0] != RAMFS_MAGIC && st[0] != TMPFS_MAGIC))
-		return; /* already on the real root (this is /sbin/init there) */
+	/* On the real root already (this is /sbin/init there): nothing to do. --dry-run shows the plan anyway. */
+	if (!g_dry && (sys_statfs64("/", st) != 0 || (st[0] != RAMFS_MAGIC && st[0] != TMPFS_MAGIC)))
+		return;
 	v = init_param("rootfstype");
 	init_strlcpy(fstype, sizeof(fstype), v && *v ? v : "ext4", sizeof(fstype));
 	v = init_param("rootflags");
