@@ -643,6 +643,122 @@ static void init_cmd_fill(char *args)
 		pr(P "fill %s: %ld bytes\n", f[0], done);
 }
 
+/*
+ * `io:PATH:MODE:BS:JOBS:COUNT`: a load generator for measuring the storage path from inside a guest (P5: exits per
+ * guest I/O), like fio's psync engine with numjobs: JOBS forked processes (1..64) each issue COUNT (1..1000000)
+ * O_DIRECT I/Os of BS bytes (a power of two, 512..1 MiB) on their own descriptor, so up to JOBS requests are in
+ * flight. MODE: randread / randwrite (BS-aligned offsets from a per-job LCG over the whole device or file) or read /
+ * write (job j walks the j-th of JOBS equal slices, wrapping). Writes put a fixed pattern (use a scratch disk).
+ * Prints the I/O count, the time, IOPS and MB/s; a failing job prints its error. Read modes also run under
+ * --dry-run. 32-bit arithmetic only (no libgcc): block numbers are capped at 2^32 - 1.
+ */
+#define IO_JOBS_MAX 64u
+#define IO_COUNT_MAX 1000000
+#define IO_BS_MAX (1u << 20)
+
+static long init_io_job(const char *path, int write, int rnd, unsigned shift, uint32_t job, uint32_t jobs,
+			long count)
+{
+	uint32_t bs = 1u << shift, x = 0x9e3779b9u * (job + 1), blocks, slice, blk, pos = 0;
+	uint64_t size = 0;
+	uint8_t *buf;
+	long fd, r, i;
+
+	buf = init_map(bs); /* page-aligned: fine for O_DIRECT */
+	if (!buf)
+		return -E_NOMEM;
+	for (i = 0; i < (long)bs; i++)
+		buf[i] = (uint8_t)(i * 7 + job);
+	fd = sys_open(path, (write ? O_RDWR : O_RDONLY) | O_DIRECT | O_LARGEFILE | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	r = sys_llseek((int)fd, 0, &size, SEEK_END);
+	blocks = (size >> shift) > 0xffffffffu ? 0xffffffffu : (uint32_t)(size >> shift);
+	if (r == 0 && blocks == 0)
+		r = -E_INVAL; /* smaller than one block */
+	slice = blocks / jobs;
+	for (i = 0; r == 0 && i < count; i++) {
+		if (rnd) {
+			x = x * 1103515245u + 12345u;
+			blk = ((x >> 16) | (x << 16)) % blocks;
+		} else {
+			blk = slice ? job * slice + pos % slice : pos % blocks;
+			pos++;
+		}
+		r = write ? sys_pwrite64((int)fd, buf, bs, (uint64_t)blk << shift)
+			  : sys_pread64((int)fd, buf, bs, (uint64_t)blk << shift);
+		r = r == (long)bs ? 0 : r < 0 ? r : -E_INVAL;
+	}
+	sys_close((int)fd);
+	return r;
+}
+
+/* n per second over ms milliseconds, without overflowing 32 bits */
+static uint32_t init_per_second(uint32_t n, uint32_t ms)
+{
+	return n / ms * 1000u + n % ms * 1000u / ms;
+}
+
+static void init_cmd_io(char *args)
+{
+	char *f[5] = { NULL, NULL, NULL, NULL, NULL };
+	int n = init_cmd_split(args, f, 5), write = 0, rnd = 0, failed = 0;
+	long bs = -1, jobs = -1, count = -1, pid;
+	uint32_t t0, ms, j, started = 0, total;
+	unsigned shift = 9;
+
+	if (n == 5) {
+		write = init_streq(f[1], "write") || init_streq(f[1], "randwrite");
+		rnd = init_streq(f[1], "randread") || init_streq(f[1], "randwrite");
+		if (!write && !rnd && !init_streq(f[1], "read"))
+			n = 0;
+		bs = init_parse_uint(f[2]);
+		jobs = init_parse_uint(f[3]);
+		count = init_parse_uint(f[4]);
+		while (shift < 20 && (1l << shift) < bs)
+			shift++;
+	}
+	if (n != 5 || bs != (1l << shift) || jobs < 1 || jobs > (long)IO_JOBS_MAX || count < 1 || count > IO_COUNT_MAX) {
+		pr(P "io: expected io:PATH:read|write|randread|randwrite:BS:JOBS:COUNT (BS a power of two 512..1048576, "
+		     "JOBS 1..%u, COUNT 1..%u)\n", IO_JOBS_MAX, (unsigned)IO_COUNT_MAX);
+		return;
+	}
+	if (g_dry && write) {
+		pr(P "io %s: skipped (not PID 1)\n", f[0]);
+		return;
+	}
+	t0 = init_now_ms();
+	for (j = 0; j < (uint32_t)jobs; j++) {
+		pid = sys_fork();
+		if (pid == 0) {
+			long r = init_io_job(f[0], write, rnd, shift, j, (uint32_t)jobs, count);
+
+			if (r < 0)
+				pr(P "io %s: job %u failed: %ld\n", f[0], j, r);
+			sys_exit(r < 0 ? 1 : 0);
+		}
+		if (pid < 0) {
+			pr(P "io %s: fork: %ld\n", f[0], pid);
+			failed++;
+			break;
+		}
+		started++;
+	}
+	for (j = 0; j < started; j++) {
+		int st = 0;
+
+		if (sys_waitpid(-1, &st, 0) < 0 || st != 0)
+			failed++;
+	}
+	ms = init_now_ms() - t0;
+	if (!ms)
+		ms = 1;
+	total = started * (uint32_t)count;
+	pr(P "io %s: %s bs %ld, %u jobs x %ld: %u I/Os in %u ms (%u IOPS, %u MB/s)%s\n", f[0], f[1], bs, started,
+	   count, total, ms, init_per_second(total, ms),
+	   init_per_second((uint32_t)(((uint64_t)total << shift) >> 20), ms), failed ? ", FAILED" : "");
+}
+
 static void init_cmd_mount(char *args)
 {
 	char *f[4] = { NULL, NULL, NULL, NULL };
@@ -705,8 +821,8 @@ static void init_run_one(char *cmd)
 		init_cmd_date();
 	} else if (!init_streq(verb, "ls") && !init_streq(verb, "cat") && !init_streq(verb, "readlink") &&
 		   !init_streq(verb, "write") && !init_streq(verb, "mount") && !init_streq(verb, "sleep") &&
-		   !init_streq(verb, "fill")) {
-		pr(P "%s: unknown command (verbs: ls cat readlink write fill sync mount sleep echo uptime date)\n", verb);
+		   !init_streq(verb, "fill") && !init_streq(verb, "io")) {
+		pr(P "%s: unknown command (verbs: ls cat readlink write fill io sync mount sleep echo uptime date)\n", verb);
 	} else if (!arg || !*arg) {
 		pr(P "%s: missing argument\n", verb);
 	} else if (init_streq(verb, "ls")) {
@@ -724,6 +840,8 @@ static void init_run_one(char *cmd)
 		init_cmd_mount(arg);
 	} else if (init_streq(verb, "fill")) {
 		init_cmd_fill(arg);
+	} else if (init_streq(verb, "io")) {
+		init_cmd_io(arg);
 	} else {
 		long ms = init_parse_ms(arg);
 

@@ -39,6 +39,9 @@ void init_int80(void);
 #define NR_reboot 88
 #define NR_munmap 91
 #define NR_fsync 118
+#define NR__llseek 140
+#define NR_pread64 180
+#define NR_pwrite64 181
 #define NR_uname 122
 #define NR_init_module 128
 #define NR_nanosleep 162
@@ -69,10 +72,12 @@ void init_int80(void);
 #define O_CREAT 0100
 #define O_NOCTTY 0400
 #define O_TRUNC 01000
+#define O_DIRECT 040000
 #define O_LARGEFILE 0100000
 #define O_DIRECTORY 0200000
 #define O_CLOEXEC 02000000
 #define F_GETFD 1
+#define SEEK_END 2
 #define F_OK 0
 #define X_OK 1
 #define PROT_RW 3          /* PROT_READ | PROT_WRITE */
@@ -123,6 +128,19 @@ static inline long sys_readlink(const char *path, char *buf, size_t n) { return 
 static inline long sys_uname(struct init_utsname *u) { return SYS3(NR_uname, u, 0, 0); }
 static inline long sys_sync(void) { return SYS3(NR_sync, 0, 0, 0); }
 static inline long sys_fsync(int fd) { return SYS3(NR_fsync, fd, 0, 0); }
+static inline long sys_pread64(int fd, void *buf, size_t n, uint64_t off)
+{
+	return SYS6(NR_pread64, fd, buf, n, (uint32_t)off, (uint32_t)(off >> 32), 0);
+}
+static inline long sys_pwrite64(int fd, const void *buf, size_t n, uint64_t off)
+{
+	return SYS6(NR_pwrite64, fd, buf, n, (uint32_t)off, (uint32_t)(off >> 32), 0);
+}
+/* _llseek: the 64-bit result lands in *result */
+static inline long sys_llseek(int fd, uint64_t off, uint64_t *result, int whence)
+{
+	return SYS6(NR__llseek, fd, (uint32_t)(off >> 32), (uint32_t)off, result, whence, 0);
+}
 static inline long sys_chdir(const char *path) { return SYS3(NR_chdir, path, 0, 0); }
 static inline long sys_chroot(const char *path) { return SYS3(NR_chroot, path, 0, 0); }
 static inline long sys_statfs64(const char *path, void *buf) { return SYS3(NR_statfs64, path, STATFS64_BYTES, buf); }

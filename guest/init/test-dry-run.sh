@@ -5,7 +5,7 @@
 set -uo pipefail
 init=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tmp=$(mktemp -d)
+tmp=$(mktemp -d -p /var/tmp) # not /tmp: tmpfs before Linux 6.6 refuses O_DIRECT
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 
@@ -62,4 +62,21 @@ plan "openhv.modules=hv_utils,hv_vmbus,hv_utils openhv.poweroff" \
 	"openhv-init: power off"
 # An empty root= is no root switch.
 plan "root= openhv.reboot" "openhv-init: reboot"
+
+# The io verb (P5's load inside a guest): read modes run here for real, with O_DIRECT, from forked jobs.
+truncate -s 8M "$tmp/disk"
+out=$(bash "$here/run-i386.sh" "$init" --dry-run \
+	"openhv.run=io:$tmp/disk:randread:4096:4:50;io:$tmp/disk:read:1048576:2:5;io:$tmp/none:read:4096:2:1;io:$tmp/disk:randwrite:4096:1:1;io:$tmp/disk:read:3000:1:1" 2>&1)
+for want in "io $tmp/disk: randread bs 4096, 4 jobs x 50: 200 I/Os in [0-9]+ ms \([0-9]+ IOPS, [0-9]+ MB/s\)\$" \
+	"io $tmp/disk: read bs 1048576, 2 jobs x 5: 10 I/Os in [0-9]+ ms" \
+	"io $tmp/none: job [01] failed: -2\$" "io $tmp/none: read bs 4096, 2 jobs x 1: .*, FAILED\$" \
+	"io $tmp/disk: skipped \(not PID 1\)" "io: expected io:PATH"; do
+	if grep -Eq "^openhv-init: $want" <<<"$out"; then
+		echo "ok   io: $want"
+	else
+		echo "FAIL: io: no line matching: $want"
+		echo "$out" | sed 's/^/    | /'
+		fail=1
+	fi
+done
 exit $fail
