@@ -4,8 +4,11 @@
  *
  * What the guest sees, and why (shared/reference/guest-devices.md 1.5-1.6 for what Linux 6.1 sends and reads):
  *  - INQUIRY: vendor "Msft    ", product "Virtual Disk    ", revision "1.0 ", version 6 (SPC-4), CMDQUE. The vendor
- *    is Hyper-V's on purpose: storvsc clears no_write_same only for vendor "Msft" on protocol >= 6.2 (Win10), and
- *    sd zeroes ranges (REQ_OP_WRITE_ZEROES) with WRITE SAME(16) + UNMAP only when it may send WRITE SAME.
+ *    is Hyper-V's on purpose: storvsc_device_configure() keys on "Msft" (SPC-3 on protocols 5.1/6.0, no_write_same
+ *    cleared on >= 6.2). Linux 6.1's sd still never sends WRITE SAME by itself: storvsc's host template sets
+ *    no_write_same, which sd_read_write_same() copies to every device after slave_configure, so discard goes out
+ *    as UNMAP (RC16 LBPME + VPD 0xB2 LBPU + a MAXIMUM UNMAP LBA COUNT) and zeroing as plain writes. WRITE SAME
+ *    below serves SG_IO users and a provisioning_mode set through sysfs.
  *  - VPD pages 0x00, 0x80 (serial), 0x83 (one NAA 3h "locally assigned" designator from cfg->id), 0xB0 (block
  *    limits; MAXIMUM TRANSFER LENGTH only when configured, like Hyper-V which leaves it 0), 0xB1 (non-rotating),
  *    0xB2 (provisioning). Not 0x89: its presence makes sd disable WRITE SAME.

@@ -30,7 +30,21 @@
 #include "vmbus/vmbus.h"
 #include "vsp/storvsp/scsi_disk.h"
 
-#define STORVSP_RX_BYTES 8192u /* largest packet taken from the ring: a 1 MiB GPA-direct request is ~2.2 KiB */
+/*
+ * The largest packet taken from the ring. Linux storvsc_queuecommand() describes a request of up to
+ * max_transfer_bytes as one GPA-direct range over HVPFN_UP(offset + length) <= max / 4096 + 1 pages:
+ * vmpacket_descriptor (16) + reserved/rangecount (8) + len/offset (8) + 8 per PFN + vstor_packet (64). A 1 MiB
+ * request is ~2.2 KiB, a 32 MiB one ~64 KiB; never less than STORVSP_RX_MIN_BYTES.
+ */
+#define STORVSP_RX_MIN_BYTES 8192u
+static uint32_t storvsp_rx_bytes(uint32_t max_transfer)
+{
+	uint32_t need = 16u + 8u + 8u + 8u * (max_transfer / (uint32_t)VID_PAGE_SIZE + 1u) +
+			(uint32_t)sizeof(struct vstor_packet);
+
+	need = (need + 7u) & ~7u;
+	return need > STORVSP_RX_MIN_BYTES ? need : STORVSP_RX_MIN_BYTES;
+}
 
 struct storvsp_chan;
 
@@ -57,7 +71,8 @@ struct storvsp_chan {
 	unsigned inflight;            /* slots busy */
 	bool closing;                 /* close callback running: completions are dropped, not sent */
 	bool stalled;                 /* stopped taking packets (no slot or unsent completions): resume on completion */
-	_Alignas(8) uint8_t rx[STORVSP_RX_BYTES];
+	uint32_t rx_bytes;            /* storvsp_rx_bytes(max_transfer) */
+	uint8_t *rx;                  /* rx_bytes, malloc'd (8-byte aligned, as vmbus_channel_recv needs) */
 };
 
 struct storvsp_lun {
@@ -469,7 +484,7 @@ static bool storvsp_chan_drain_burst(struct storvsp_chan *c)
 			c->stalled = true;
 			return false;
 		}
-		ret = vmbus_channel_recv(c->ch, c->rx, sizeof(c->rx), &pkt);
+		ret = vmbus_channel_recv(c->ch, c->rx, c->rx_bytes, &pkt);
 		if (ret == -EAGAIN)
 			return true;
 		if (ret < 0 && ret != -EMSGSIZE)
@@ -479,7 +494,7 @@ static bool storvsp_chan_drain_burst(struct storvsp_chan *c)
 		c->inflight++;
 		if (ret == -EMSGSIZE) {
 			/* Larger than any request we take (more PFNs than max_transfer_bytes needs): refuse it. */
-			log_guest("%s: packet larger than %u bytes refused", vmbus_channel_name(c->ch), STORVSP_RX_BYTES);
+			log_guest("%s: packet larger than %u bytes refused", vmbus_channel_name(c->ch), c->rx_bytes);
 			atomic_fetch_add(&c->s->stats.bad_packets, 1);
 			r->trans_id = pkt.trans_id;
 			memset(&r->reply, 0, sizeof(r->reply));
@@ -506,13 +521,16 @@ static int storvsp_open(struct vmbus_channel *ch, void *opaque)
 
 	if (!c)
 		return -ENOMEM;
+	c->rx_bytes = storvsp_rx_bytes(s->max_transfer);
+	c->rx = malloc(c->rx_bytes);
 	c->reqs = calloc(STORVSP_QUEUE_DEPTH, sizeof(*c->reqs));
 	if (c->reqs)
 		c->reqs[0].iov = calloc((size_t)STORVSP_QUEUE_DEPTH * iov_max, sizeof(struct iovec));
-	if (!c->reqs || !c->reqs[0].iov) {
+	if (!c->rx || !c->reqs || !c->reqs[0].iov) {
 		if (c->reqs)
 			free(c->reqs[0].iov);
 		free(c->reqs);
+		free(c->rx);
 		free(c);
 		return -ENOMEM;
 	}
@@ -560,6 +578,7 @@ static void storvsp_close(struct vmbus_channel *ch, void *opaque)
 	vmbus_channel_set_context(ch, NULL);
 	free(c->reqs[0].iov);
 	free(c->reqs);
+	free(c->rx);
 	free(c);
 	atomic_fetch_sub(&s->stats.channels_open, 1);
 }
@@ -598,6 +617,23 @@ void storvsp_stats(struct storvsp *s, struct storvsp_stats *out)
 	out->channels_open = atomic_load(&s->stats.channels_open);
 }
 
+/*
+ * Backend queue depth of every disk: the requests the controller can have in flight (STORVSP_QUEUE_DEPTH per
+ * channel, on the primary and each sub-channel), at most the backend's 4096 (disk.h). A smaller backend queue
+ * turns a guest's deep queue into SAM BUSY answers, and Linux 6.1 treats BUSY as ADD_TO_MLQUEUE
+ * (scsi_error.c scsi_decide_disposition): device_blocked, the LUN drains to idle and waits a few 3 ms queue
+ * delays before taking I/O again, for every BUSY. Linux keeps up to cmd_per_lun = 2048 commands in flight per LUN
+ * (storvsc_drv.c scsi_driver; scsi_scan.c scsi_alloc_sdev), spread over the channels, so the depth below never
+ * runs out with that guest.
+ */
+#define STORVSP_DISK_QD_MAX 4096u
+static unsigned storvsp_disk_queue_depth(unsigned max_subchannels)
+{
+	unsigned long qd = (unsigned long)STORVSP_QUEUE_DEPTH * (1ul + max_subchannels);
+
+	return qd > STORVSP_DISK_QD_MAX ? STORVSP_DISK_QD_MAX : (unsigned)qd;
+}
+
 static void storvsp_luns_close(struct storvsp *s)
 {
 	for (unsigned i = 0; i < s->lun_count; i++) {
@@ -634,7 +670,8 @@ int storvsp_create(const struct storvsp_config *cfg, struct storvsp **out)
 	for (unsigned i = 0; i < cfg->disk_count; i++) {
 		const struct storvsp_disk_config *dc = &cfg->disks[i];
 		struct disk_config d = { .path = dc->path, .read_only = dc->read_only, .direct = dc->direct,
-					 .queue_depth = STORVSP_QUEUE_DEPTH, .batch = true };
+					 .queue_depth = storvsp_disk_queue_depth(cfg->max_subchannels),
+					 .batch = true };
 		struct scsi_disk_config sc = { .block_size = dc->block_size ? dc->block_size : 512,
 					       .read_only = dc->read_only, .id = 0x6000000000000000ull | (i + 1),
 					       .max_transfer_bytes = s->max_transfer };

@@ -26,7 +26,9 @@ struct storvsp;
 
 #define STORVSP_MAX_LUNS 64u
 #define STORVSP_DEFAULT_MAX_TRANSFER (1u << 20) /* bytes per request the guest may send (QUERY_PROPERTIES) */
-#define STORVSP_QUEUE_DEPTH 256u                /* requests in flight per channel (Linux: ~300 per channel) */
+#define STORVSP_QUEUE_DEPTH 256u                /* requests in flight per channel (Linux: ~330 per channel);
+						 * each disk's backend queue holds this many per channel (at most
+						 * 4096), so a deep guest queue never meets SAM BUSY */
 
 struct storvsp_disk_config {
 	const char *path;     /* raw image file or block device */
@@ -42,7 +44,8 @@ struct storvsp_config {
 	const struct storvsp_disk_config *disks; /* LUN i = disks[i] */
 	unsigned disk_count;               /* 0..STORVSP_MAX_LUNS */
 	unsigned max_subchannels;          /* sub-channels offered at most (Linux asks for online CPUs - 1); 0: none */
-	uint32_t max_transfer_bytes;       /* 0: STORVSP_DEFAULT_MAX_TRANSFER; at least 256 KiB, multiple of 4 KiB */
+	uint32_t max_transfer_bytes;       /* 0: STORVSP_DEFAULT_MAX_TRANSFER; at least 256 KiB, multiple of 4 KiB, at
+					    * most 32 MiB (each channel receives packets of max / 4096 + 1 PFNs) */
 };
 
 /*
