@@ -110,6 +110,7 @@ struct vmbus_channel {
 	void *context;         /* vmbus_channel_set_context */
 	char name[32];
 	bool offer_sent;       /* the current connection has seen OFFERCHANNEL */
+	bool offer_held;       /* offer kept back until a rescinded twin is released (server.c vmbus_offer_held) */
 	bool rescinded;        /* VSP gone; waiting for RELID_RELEASED (ops no longer called) */
 	bool open;
 	bool opening;          /* inside ops->open: signals are deferred until OPENCHANNEL_RESULT went out */

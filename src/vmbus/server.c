@@ -205,6 +205,25 @@ static struct vmbus_channel *vmbus_channel_live(struct vmbus_server *srv, uint32
 	return ch && ch->offer_sent && !ch->rescinded ? ch : NULL;
 }
 
+/*
+ * Must the offer of primary @ch wait? Linux 6.1 vmbus_onoffer() looks every primary offer up by its instance alone
+ * (find_primary_channel_by_offer(), meant for re-offers after hibernation) among the channels it still lists, and a
+ * rescinded channel stays listed until hv_process_channel_removal() sends RELID_RELEASED. An offer with the
+ * instance of a rescinded primary the guest has not released would be taken for that old channel (WARN, the old
+ * channel gets the new relid, no device appears; its later RELID_RELEASED names the new relid): it goes out once
+ * the old relid is released (vmbus_on_relid_released) or with the next REQUESTOFFERS after a bus reset.
+ */
+static bool vmbus_offer_held(struct vmbus_server *srv, const struct vmbus_channel *ch)
+{
+	if (ch->sub_index)
+		return false; /* a sub-channel shares its primary's instance by design (vmbus_process_offer) */
+	for (const struct vmbus_channel *o = srv->channels; o; o = o->next)
+		if (o != ch && !o->sub_index && o->rescinded && o->offer_sent &&
+		    !memcmp(&o->cfg.instance_id, &ch->cfg.instance_id, sizeof(ch->cfg.instance_id)))
+			return true;
+	return false;
+}
+
 static void vmbus_send_offer(struct vmbus_server *srv, struct vmbus_channel *ch)
 {
 	struct vmbus_channel_offer_channel m;
@@ -230,6 +249,7 @@ static void vmbus_send_offer(struct vmbus_server *srv, struct vmbus_channel *ch)
 	m.connection_id = ch->connection_id;
 	vmbus_send_msg(srv, &m, sizeof(m));
 	ch->offer_sent = true;
+	ch->offer_held = false;
 }
 
 /* Close an open channel: VSP close, no more signals, rings unmapped. Nothing is sent to the guest. */
@@ -460,6 +480,14 @@ static int vmbus_channel_open_internal(struct vmbus_channel *ch, struct vmbus_gp
 		ret = -EINVAL;
 		goto fail_rings;
 	}
+	/*
+	 * The two header fields the host owns start clear: "signal me" (interrupt_mask of the incoming ring) and "I
+	 * wait for room" (pending_send_sz of the outgoing ring). Linux hv_ringbuffer_init() resets only the indices
+	 * and feature_bits, and vmbus_connect_ring() (uio_hv_generic) opens the same pages again after a close: a mask
+	 * an earlier open left set (a channel stopped mid-notify) would keep the guest from ever signalling.
+	 */
+	__atomic_store_n(&ch->in.hdr->interrupt_mask, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&ch->out.hdr->pending_send_sz, 0, __ATOMIC_RELAXED);
 	ch->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ch->event_fd < 0) {
 		ret = -errno;
@@ -574,7 +602,22 @@ static void vmbus_channel_free(struct vmbus_server *srv, struct vmbus_channel *c
 			break;
 		}
 	}
+	/* Rescinded sub-channels the guest has not released yet may outlive their primary: no dangling pointer (a
+	 * new primary at the same address would otherwise count them as its own). */
+	for (struct vmbus_channel *s = srv->channels; s; s = s->next)
+		if (s->primary == ch)
+			s->primary = s;
 	free(ch);
+}
+
+/* Send the offers vmbus_offer_held() kept back that may go now (a rescinded primary was released). */
+static void vmbus_offers_send_held(struct vmbus_server *srv)
+{
+	if (atomic_load(&srv->state) != VMBUS_STATE_OFFERS_SENT)
+		return;
+	for (struct vmbus_channel *ch = srv->channels; ch; ch = ch->next)
+		if (ch->offer_held && !vmbus_offer_held(srv, ch))
+			vmbus_send_offer(srv, ch);
 }
 
 static void vmbus_on_relid_released(struct vmbus_server *srv, const uint8_t *msg)
@@ -590,7 +633,11 @@ static void vmbus_on_relid_released(struct vmbus_server *srv, const uint8_t *msg
 		return;
 	}
 	if (ch->rescinded) {
+		bool primary = !ch->sub_index;
+
 		vmbus_channel_free(srv, ch); /* the relid is free for a new offer from now on */
+		if (primary)
+			vmbus_offers_send_held(srv);
 		return;
 	}
 	/* The guest gave up on a live offer (it failed to set the device up): forget what it had; offer it again
@@ -641,7 +688,7 @@ static void vmbus_bus_reset(struct vmbus_server *srv)
 	for (ch = srv->channels; ch; ch = ch->next) {
 		ch->subchannels = 0;
 		vmbus_channel_close_internal(ch);
-		ch->offer_sent = false;
+		ch->offer_sent = ch->offer_held = false;
 	}
 	while (srv->gpadls)
 		vmbus_gpadl_free(srv, srv->gpadls);
@@ -691,8 +738,12 @@ static void vmbus_on_request_offers(struct vmbus_server *srv)
 	struct vmbus_channel_message_header done = { .msgtype = CHANNELMSG_ALLOFFERS_DELIVERED };
 
 	for (struct vmbus_channel *ch = srv->channels; ch; ch = ch->next)
-		if (!ch->offer_sent && !ch->rescinded)
-			vmbus_send_offer(srv, ch);
+		if (!ch->offer_sent && !ch->rescinded) {
+			if (vmbus_offer_held(srv, ch))
+				ch->offer_held = true;
+			else
+				vmbus_send_offer(srv, ch);
+		}
 	vmbus_send_msg(srv, &done, sizeof(done));
 	vmbus_state_set(srv, VMBUS_STATE_OFFERS_SENT);
 }
@@ -858,8 +909,12 @@ int vmbus_device_offer(struct vmbus_server *srv, const struct vmbus_offer_config
 	ret = vmbus_channel_alloc(srv, cfg, &ch);
 	if (ret)
 		return ret;
-	if (atomic_load(&srv->state) == VMBUS_STATE_OFFERS_SENT)
-		vmbus_send_offer(srv, ch);
+	if (atomic_load(&srv->state) == VMBUS_STATE_OFFERS_SENT) {
+		if (vmbus_offer_held(srv, ch))
+			ch->offer_held = true;
+		else
+			vmbus_send_offer(srv, ch);
+	}
 	*out = ch;
 	return 0;
 }

@@ -158,8 +158,10 @@ struct vmbus_offer_config {
 
 /*
  * Offer a device: a primary channel with the next free relid. If the guest is connected and has asked for offers,
- * the OFFERCHANNEL is sent now; otherwise it goes out with the answer to REQUESTOFFERS. I/O thread, or before the
- * I/O thread starts (or through vmbus_server_call). Returns 0 and *@out (owned by the server, valid until
+ * the OFFERCHANNEL is sent now; otherwise it goes out with the answer to REQUESTOFFERS. A device that reuses the
+ * instance id of a rescinded one (hot-remove, then add again) is offered only once the guest has released the old
+ * relid: Linux 6.1 vmbus_onoffer() would take the new offer for the old, still listed channel. I/O thread, or
+ * before the I/O thread starts (or through vmbus_server_call). Returns 0 and *@out (owned by the server, valid until
  * vmbus_channel_rescind completes or the server is destroyed); -EINVAL (no ops, NULL), -EEXIST (instance id in
  * use), -ENOSPC (no relid left), -ENOMEM.
  */
