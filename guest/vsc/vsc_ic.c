@@ -163,11 +163,24 @@ static uint32_t vsc_ic_version_at(const uint8_t *vers, uint32_t j)
 
 /* ---- the services -------------------------------------------------------------------------------------------- */
 
-/* Linux vmbus_prep_negotiate_resp: first own framework version the host lists, then first own message version. */
+/* Store @v at @off of a message of @len bytes, if it falls inside (Linux writes into a larger buffer but sends back
+ * only the received length). */
+static void wr16_in(uint8_t *msg, uint32_t len, uint32_t off, uint16_t v)
+{
+	if (off + 2 <= len)
+		wr16(msg + off, v);
+}
+
+/*
+ * Linux vmbus_prep_negotiate_resp (drivers/hv/channel_mgmt.c), byte for byte: the first own framework version the
+ * host lists, then the first own message version. Without a match the counts become 0/0, and the two version
+ * slots keep what Linux leaves there: {framework count, 0} (or the chosen framework) and {message count, 0}.
+ */
 static void vsc_ic_negotiate(struct vsc_ic *ic, uint8_t *msg, uint32_t len, struct icmsg_hdr *h)
 {
+	const uint32_t vers_off = (uint32_t)(ICMSG_HDR + sizeof(struct icmsg_negotiate));
 	uint8_t *body = msg + ICMSG_HDR;
-	uint32_t fcnt, mcnt, fw = 0, mv = 0;
+	uint32_t fcnt, mcnt, fw, mv;
 	bool fw_found = false, msg_found = false;
 
 	ic->negotiations++;
@@ -176,9 +189,11 @@ static void vsc_ic_negotiate(struct vsc_ic *ic, uint8_t *msg, uint32_t len, stru
 	h->icmsgsize = 0x10;
 	fcnt = rd16(body);
 	mcnt = rd16(body + 2);
+	fw = IC_MAKE_VERSION(fcnt, 0);
+	mv = IC_MAKE_VERSION(mcnt, 0);
 	if (fcnt <= IC_VERSION_NEGOTIATION_MAX_VER_COUNT && mcnt <= IC_VERSION_NEGOTIATION_MAX_VER_COUNT &&
 	    ICMSG_NEGOTIATE_PKT_SIZE(fcnt, mcnt) <= len) {
-		const uint8_t *vers = body + sizeof(struct icmsg_negotiate);
+		const uint8_t *vers = msg + vers_off;
 
 		for (unsigned i = 0; i < ic->fw_count && !fw_found; i++)
 			for (uint32_t j = 0; j < fcnt && !fw_found; j++)
@@ -198,12 +213,10 @@ static void vsc_ic_negotiate(struct vsc_ic *ic, uint8_t *msg, uint32_t len, stru
 	ic->msg_version = ic->negotiated ? mv : 0;
 	wr16(body, ic->negotiated ? 1 : 0);
 	wr16(body + 2, ic->negotiated ? 1 : 0);
-	if (len >= ICMSG_HDR + 16) {
-		wr16(body + 8, (uint16_t)(fw >> 16));
-		wr16(body + 10, (uint16_t)fw);
-		wr16(body + 12, (uint16_t)(mv >> 16));
-		wr16(body + 14, (uint16_t)mv);
-	}
+	wr16_in(msg, len, vers_off, (uint16_t)(fw >> 16));
+	wr16_in(msg, len, vers_off + 2, (uint16_t)fw);
+	wr16_in(msg, len, vers_off + 4, (uint16_t)(mv >> 16));
+	wr16_in(msg, len, vers_off + 6, (uint16_t)mv);
 }
 
 static bool vsc_ic_shutdown(struct vsc_ic *ic, uint8_t *msg, uint32_t len, struct icmsg_hdr *h)
@@ -368,6 +381,8 @@ bool vsc_ic_answer(struct vsc_ic *ic, uint8_t *msg, uint32_t len)
 		}
 	} else {
 		ic->unknown++;
+		if (ic->service == VSC_IC_KVP)
+			return false; /* hv_kvp.c: "Invalid msg type", no answer */
 		h.status = HV_E_FAIL;
 	}
 	if (!answer)

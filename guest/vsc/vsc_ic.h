@@ -5,13 +5,14 @@
  * facts in shared/reference/guest-devices.md section 3):
  *   - every message shorter than ICMSG_HDR is dropped without an answer;
  *   - NEGOTIATE: walk the client's own preference lists (framework, then message versions) and take the first entry
- *     the host offers; answer in place with counts 1/1 and the choices, or 0/0 (and icmsgsize 0x10);
+ *     the host offers; answer in place with counts 1/1 and the choices, or 0/0 (and icmsgsize 0x10), the version
+ *     slots then holding what Linux leaves there ({framework count, 0} or the chosen framework, {message count, 0});
  *   - shutdown: needs the full 2060-byte body (else no answer); flags 0-3 -> HV_S_OK (recorded), others HV_E_FAIL;
  *   - time sync: records the sample (ictimesync_ref_data above message version 3.0, else ictimesync_data);
  *   - heartbeat: seq_num + 1;
  *   - KVP: SET stores the item, ENUMERATE of pool 2 returns the items the caller configured (HV_S_CONT past the
  *     end), DELETE answers HV_S_OK, anything else HV_E_FAIL;
- *   - a message of another type: HV_E_FAIL.
+ *   - a message of another type: HV_E_FAIL (KVP: no answer, as hv_kvp.c).
  * The answer is the received payload rewritten in place (icflags TRANSACTION | RESPONSE), sent back as INBAND with
  * the same length and trans_id, flags 0.
  *

@@ -7,8 +7,11 @@
 #  - the guest's CLOCK_REALTIME (openhv-init's `date`, after the time sync IC's SYNC) matches the host's within 1 s,
 #    although the CMOS clock the kernel read at boot was an hour behind (--rtc-offset -3600): only time sync can
 #    have set it;
-#  - then the test sends SIGTERM to `openhv run`: the Shutdown IC asks the guest to power off, hv_utils starts its
-#    orderly shutdown, the guest powers off through ACPI S5, and openhv exits 0 well within --shutdown-timeout;
+#  - then the test sends SIGTERM to `openhv run`: the Shutdown IC asks the guest to power off, hv_utils answers
+#    S_OK and calls orderly_poweroff(true); this initramfs has no /sbin/poweroff for it to run, so the kernel forces
+#    the issue itself (kernel/reboot.c: "Failed to start orderly shutdown: forcing the issue", then "Power down"),
+#    the guest powers off through ACPI S5, and openhv exits 0 well within --shutdown-timeout;
+#  - the KVP channel (no hv_kvp_daemon) stays unread without troubling openhv: no timeouts, no dropped answers;
 #  - openhv's summary at exit counts heartbeat replies (> 0) and time sync answers.
 . "$(dirname "$0")/lib.sh"
 e2e_require_kvm
@@ -36,8 +39,13 @@ e2e_expect "the ACPI module device" '^openhv-init: ls /sys/bus/acpi/devices: ACP
 e2e_expect "the ACPI VMBus device" '^openhv-init: ls /sys/bus/acpi/devices: VMBus:00'
 e2e_ic_expect
 e2e_expect "init reached" 'OPENHV: init reached'
-e2e_expect "the kernel read the CMOS clock an hour behind" \
-	"rtc_cmos .*: setting system clock to ($(date -u -d '-1 hour' +%Y-%m-%dT%H)|$(date -u -d '-80 minutes' +%Y-%m-%dT%H))"
+rtc=$(e2e_rtc_offset)
+if [ -n "$rtc" ] && awk -v d="$rtc" 'BEGIN { exit !(d > -3900 && d < -3598) }'; then
+	e2e_log "ok   the kernel read the CMOS clock an hour behind: $rtc s (console latency included)"
+else
+	e2e_log "FAIL CMOS clock read at boot - host clock = '${rtc:-no rtc_cmos line}' s, want about -3600"
+	e2e_fails=$((e2e_fails + 1))
+fi
 
 offset=$(e2e_guest_clock_offset)
 if [ -n "$offset" ] && awk -v d="$offset" 'BEGIN { exit !(d > -1 && d < 1) }'; then
@@ -48,6 +56,8 @@ else
 fi
 
 e2e_expect "the guest took the shutdown request" 'hv_utils: Shutdown request received - graceful shutdown initiated'
+e2e_expect "no /sbin/poweroff: the kernel powered off itself" \
+	'reboot: Failed to start orderly shutdown: forcing the issue'
 e2e_expect "and powered off" 'reboot: Power down'
 req=$(grep -n -m1 'Shutdown request received' "$E2E_LOG" | cut -d: -f1)
 off=$(grep -n -m1 'reboot: Power down' "$E2E_LOG" | cut -d: -f1)
@@ -63,6 +73,7 @@ e2e_expect_host "the guest accepted" 'shutdown: the guest answered 0x00000000 \(
 e2e_expect_host "heartbeat came alive" 'heartbeat: guest alive'
 e2e_expect_host "heartbeat replies counted" 'heartbeat: [1-9][0-9]* replies from the guest'
 e2e_expect_host "time sync answered" 'timesync: [1-9][0-9]* sync and [0-9]+ sample messages sent, [1-9][0-9]* answered'
+e2e_expect_host_not "KVP waited quietly for a daemon" 'kvp: .*timed out'
 e2e_expect_status 0
 if [ "${E2E_STOP_SECONDS:-999}" -lt "$SHUTDOWN_TIMEOUT" ]; then
 	e2e_log "ok   the guest powered off ${E2E_STOP_MS} ms after SIGTERM (bound ${SHUTDOWN_TIMEOUT} s)"

@@ -4,8 +4,9 @@
  * (tests/lib/vmbus_fixture.h) and the guest's IC client (guest/vsc/vsc_ic.h) answering like Linux 6.1 hv_utils.
  * Offers and pipe mode, negotiation per service (Linux's lists, old-only lists, no common version), shutdown
  * flags and the guest's HRESULT, heartbeat counting and alive/lost transitions, time sync SYNC then SAMPLE in both
- * formats, KVP push and enumeration, a silent KVP guest, a KVP timeout, hostile answers, UTF-8/16 conversion,
- * and the any-thread API with the server's I/O thread running.
+ * formats, KVP push and enumeration, a silent KVP guest, a KVP timeout, hostile answers, the exact bytes Linux
+ * 6.1 reads and answers per service, UTF-8/16 conversion, and the any-thread API with the server's I/O thread
+ * running.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -1024,6 +1025,393 @@ static void test_hostile_kvp(void **state)
 	teardown(ic);
 }
 
+/* ---- the bytes Linux 6.1 hv_utils sends back ------------------------------------------------------------------ */
+
+/*
+ * These tests check the host's requests field by field against what Linux 6.1 reads (drivers/hv/hv_util.c,
+ * channel_mgmt.c vmbus_prep_negotiate_resp) and answer with the bytes Linux would send, built here from the Linux
+ * rules rather than by vsc_ic (whose answers are compared with them too). Linux answers in place: same length as
+ * received (the packet payload, padded to 8 bytes), icflags TRANSACTION | RESPONSE, the request's trans_id.
+ */
+
+/* Linux's preference lists (hv_util.c fw_versions, sd_versions, ts_versions, hb_versions; hv_kvp.c kvp_versions). */
+static const uint32_t lx_fw[] = { IC_MAKE_VERSION(3, 0), IC_MAKE_VERSION(1, 0) };
+static const uint32_t lx_sd[] = { IC_MAKE_VERSION(3, 2), IC_MAKE_VERSION(3, 1), IC_MAKE_VERSION(3, 0),
+				  IC_MAKE_VERSION(1, 0) };
+static const uint32_t lx_ts[] = { IC_MAKE_VERSION(4, 0), IC_MAKE_VERSION(3, 0), IC_MAKE_VERSION(1, 0) };
+static const uint32_t lx_hb[] = { IC_MAKE_VERSION(3, 0), IC_MAKE_VERSION(1, 0) };
+static const uint32_t lx_kvp[] = { IC_MAKE_VERSION(4, 0), IC_MAKE_VERSION(3, 0), IC_MAKE_VERSION(1, 0) };
+
+static uint16_t lx_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t lx_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t lx_rd64(const uint8_t *p)
+{
+	return (uint64_t)lx_rd32(p) | (uint64_t)lx_rd32(p + 4) << 32;
+}
+
+static void lx_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* icmsg_hdr.icflags at byte 25 of the message: Linux's last change before it sends. */
+static void lx_respond(uint8_t *msg)
+{
+	msg[8 + 17] = ICMSGHDRFLAG_TRANSACTION | ICMSGHDRFLAG_RESPONSE;
+}
+
+/*
+ * Linux's answer to a NEGOTIATE of @len bytes (in place): icmsgsize 0x10; first framework of @fw the host lists,
+ * then first message version of @srv; counts 1/1, or 0/0 with the slots Linux leaves ({fcnt, 0} or the framework,
+ * then {mcnt, 0}). @msg must have room for the two slots (Linux's buffer is 16 KiB). Returns true on a match.
+ */
+static bool lx_negotiate(uint8_t *msg, uint32_t len, const uint32_t *fw, unsigned nfw, const uint32_t *srv,
+			 unsigned nsrv)
+{
+	uint8_t *n = msg + ICMSG_HDR;
+	uint16_t fcnt = lx_rd16(n), mcnt = lx_rd16(n + 2);
+	uint32_t f = IC_MAKE_VERSION(fcnt, 0), m = IC_MAKE_VERSION(mcnt, 0);
+	bool ffound = false, mfound = false;
+
+	lx_wr16(msg + 8 + 10, 0x10); /* icmsgsize */
+	if (ICMSG_HDR + 8u + 4u * (fcnt + mcnt) <= len && fcnt <= 100 && mcnt <= 100) {
+		for (unsigned i = 0; i < nfw && !ffound; i++)
+			for (unsigned j = 0; j < fcnt && !ffound; j++)
+				if (IC_MAKE_VERSION(lx_rd16(n + 8 + 4 * j), lx_rd16(n + 10 + 4 * j)) == fw[i]) {
+					f = fw[i];
+					ffound = true;
+				}
+		for (unsigned i = 0; ffound && i < nsrv && !mfound; i++)
+			for (unsigned j = fcnt; j < (unsigned)fcnt + mcnt && !mfound; j++)
+				if (IC_MAKE_VERSION(lx_rd16(n + 8 + 4 * j), lx_rd16(n + 10 + 4 * j)) == srv[i]) {
+					m = srv[i];
+					mfound = true;
+				}
+	}
+	lx_wr16(n, mfound ? 1 : 0);
+	lx_wr16(n + 2, mfound ? 1 : 0);
+	lx_wr16(n + 8, (uint16_t)(f >> 16));
+	lx_wr16(n + 10, (uint16_t)f);
+	lx_wr16(n + 12, (uint16_t)(m >> 16));
+	lx_wr16(n + 14, (uint16_t)m);
+	lx_respond(msg);
+	return mfound;
+}
+
+/* Check the framing of a host request of @len bytes: pipe header, icmsg_hdr, @type, @body_len, versions, flags. */
+static void check_request(const uint8_t *req, uint32_t len, uint64_t tid, uint16_t type, uint32_t body_len,
+			  uint32_t fw, uint32_t msgv)
+{
+	struct vmbuspipe_hdr p;
+	struct icmsg_hdr h;
+
+	/* what vmbus_recvpacket hands hv_utils: the payload padded to 8 bytes, at most HV_HYP_PAGE_SIZE */
+	assert_int_equal(len, (ICMSG_HDR + body_len + 7) & ~7u);
+	assert_true(len <= 4096);
+	hdr_get(req, &p, &h);
+	assert_int_equal(p.flags, VMBUSPIPE_FLAG_DATA);
+	assert_int_equal(p.msgsize, sizeof(struct icmsg_hdr) + body_len);
+	assert_int_equal(h.icmsgtype, type);
+	assert_int_equal(h.icmsgsize, body_len);
+	assert_int_equal(h.status, HV_S_OK);
+	assert_int_equal(h.ictransaction_id, (uint8_t)tid);
+	assert_int_equal(h.icflags, ICMSGHDRFLAG_TRANSACTION | ICMSGHDRFLAG_REQUEST);
+	assert_int_equal(IC_MAKE_VERSION(h.icverframe.major, h.icverframe.minor), fw);
+	assert_int_equal(IC_MAKE_VERSION(h.icvermsg.major, h.icvermsg.minor), msgv);
+}
+
+static void test_linux_negotiate_bytes(void **state)
+{
+	static const struct {
+		struct vsc_ic *cl;
+		enum vsp_ic_service svc;
+		const uint32_t *srv;
+		unsigned nsrv;
+	} t[] = {
+		{ &cl_sd, VSP_IC_SHUTDOWN, lx_sd, 4 },
+		{ &cl_ts, VSP_IC_TIMESYNC, lx_ts, 3 },
+		{ &cl_hb, VSP_IC_HEARTBEAT, lx_hb, 2 },
+		{ &cl_kvp, VSP_IC_KVP, lx_kvp, 3 },
+	};
+	struct vsp_ic *ic = setup(NULL);
+	static uint8_t req[4096], want[4096], got[4096];
+
+	for (size_t k = 0; k < 4; k++) {
+		struct vsp_ic_stats s;
+		uint32_t len, body = 8 + 4 * (2 + t[k].nsrv);
+		uint64_t tid;
+
+		assert_int_equal(vsc_ic_open(&fx.bus, t[k].cl), 0);
+		len = take_request(t[k].cl, req, &tid);
+		/* header versions 1.0 (Linux does not read them), both framework versions, then the service's list in
+		 * Linux's own order, so Linux's first choice is the best version of each */
+		check_request(req, len, tid, ICMSGTYPE_NEGOTIATE, body, IC_MAKE_VERSION(1, 0), IC_MAKE_VERSION(1, 0));
+		assert_int_equal(lx_rd16(req + ICMSG_HDR), 2);
+		assert_int_equal(lx_rd16(req + ICMSG_HDR + 2), t[k].nsrv);
+		assert_int_equal(lx_rd32(req + ICMSG_HDR + 4), 0);
+		for (unsigned j = 0; j < 2 + t[k].nsrv; j++) {
+			const uint8_t *v = req + ICMSG_HDR + 8 + 4 * j;
+
+			assert_int_equal(IC_MAKE_VERSION(lx_rd16(v), lx_rd16(v + 2)), j < 2 ? lx_fw[j] : t[k].srv[j - 2]);
+		}
+		/* Linux's answer, and vsc_ic's, are the same bytes */
+		memcpy(want, req, len);
+		assert_true(lx_negotiate(want, len, lx_fw, 2, t[k].srv, t[k].nsrv));
+		memcpy(got, req, len);
+		assert_true(vsc_ic_answer(t[k].cl, got, len));
+		assert_memory_equal(got, want, len);
+		assert_int_equal(vsc_ic_reply(t[k].cl, tid, want, len), 0);
+		vmbfx_settle(&fx);
+		s = stats(ic);
+		assert_int_equal(s.svc[t[k].svc].state, VSP_IC_STATE_READY);
+		assert_int_equal(s.svc[t[k].svc].framework_version, IC_MAKE_VERSION(3, 0));
+		assert_int_equal(s.svc[t[k].svc].message_version, t[k].srv[0]);
+		assert_int_equal(s.svc[t[k].svc].replies, 1);
+		assert_int_equal(s.svc[t[k].svc].dropped, 0);
+	}
+	teardown(ic);
+
+	/* No common version, the two ways Linux fails: its answer is taken as "service not used", not dropped. */
+	ic = setup(NULL);
+	{
+		static const uint32_t fw_other[] = { IC_MAKE_VERSION(7, 0) };
+		static const uint32_t hb_other[] = { IC_MAKE_VERSION(9, 9) };
+		struct {
+			struct vsc_ic *cl;
+			enum vsp_ic_service svc;
+			const uint32_t *fw, *srv;
+			unsigned nfw, nsrv;
+			uint16_t slot0_major, slot0_minor, slot1_major;
+		} f[] = {
+			/* framework not found: slots {fcnt, 0}, {mcnt, 0} */
+			{ &cl_sd, VSP_IC_SHUTDOWN, fw_other, lx_sd, 1, 4, 2, 0, 4 },
+			/* framework found, message version not: slots {3, 0}, {mcnt, 0} */
+			{ &cl_hb, VSP_IC_HEARTBEAT, lx_fw, hb_other, 2, 1, 3, 0, 2 },
+		};
+
+		for (size_t k = 0; k < 2; k++) {
+			struct vsp_ic_stats s;
+			uint32_t len;
+			uint64_t tid;
+
+			f[k].cl->fw_versions[0] = f[k].fw[0];
+			f[k].cl->fw_count = f[k].nfw;
+			f[k].cl->msg_versions[0] = f[k].srv[0];
+			f[k].cl->msg_count = f[k].nsrv;
+			assert_int_equal(vsc_ic_open(&fx.bus, f[k].cl), 0);
+			len = take_request(f[k].cl, req, &tid);
+			memcpy(want, req, len);
+			assert_false(lx_negotiate(want, len, f[k].fw, f[k].nfw, f[k].srv, f[k].nsrv));
+			assert_int_equal(lx_rd32(want + ICMSG_HDR), 0); /* counts 0/0 */
+			assert_int_equal(lx_rd16(want + ICMSG_HDR + 8), f[k].slot0_major);
+			assert_int_equal(lx_rd16(want + ICMSG_HDR + 10), f[k].slot0_minor);
+			assert_int_equal(lx_rd16(want + ICMSG_HDR + 12), f[k].slot1_major);
+			assert_int_equal(lx_rd16(want + ICMSG_HDR + 14), 0);
+			memcpy(got, req, len);
+			assert_true(vsc_ic_answer(f[k].cl, got, len));
+			assert_memory_equal(got, want, len);
+			assert_int_equal(vsc_ic_reply(f[k].cl, tid, want, len), 0);
+			vmbfx_settle(&fx);
+			s = stats(ic);
+			assert_int_equal(s.svc[f[k].svc].state, VSP_IC_STATE_FAILED);
+			assert_int_equal(s.svc[f[k].svc].replies, 1);
+			assert_int_equal(s.svc[f[k].svc].dropped, 0);
+		}
+	}
+	teardown(ic);
+}
+
+static void test_linux_shutdown_bytes(void **state)
+{
+	struct vsp_ic *ic = setup(NULL);
+	static uint8_t req[4096];
+	struct vsc_packet pkt;
+	uint32_t len;
+	uint64_t tid;
+
+	open_and_negotiate(&cl_sd);
+	assert_int_equal(vsp_ic_shutdown(ic, VSP_IC_POWEROFF, false), 0);
+	len = take_request(&cl_sd, req, &tid);
+	/* shutdown_onchannelcallback needs recvlen >= ICMSG_HDR + sizeof(shutdown_msg_data) = 2088, or no answer */
+	assert_int_equal(len, 2088);
+	check_request(req, len, tid, ICMSGTYPE_SHUTDOWN, sizeof(struct shutdown_msg_data), IC_MAKE_VERSION(3, 0),
+		      IC_MAKE_VERSION(3, 2));
+	assert_int_equal(lx_rd32(req + ICMSG_HDR), 0);     /* reason_code */
+	assert_int_equal(lx_rd32(req + ICMSG_HDR + 4), 0); /* timeout_seconds */
+	assert_int_equal(lx_rd32(req + ICMSG_HDR + 8), 0); /* flags 0: "graceful shutdown initiated" */
+
+	/* Linux reads one shutdown message per interrupt (HV_CALL_DIRECT), and an unread one keeps the ring from
+	 * signalling: a second request must wait for the answer to the first */
+	assert_int_equal(vsp_ic_shutdown(ic, VSP_IC_REBOOT, false), -EAGAIN);
+	vmbfx_settle(&fx);
+	assert_int_equal(vsc_channel_recv(&cl_sd.ch, cl_sd.buf, sizeof(cl_sd.buf), &pkt), -VSC_EAGAIN);
+	assert_int_equal(stats(ic).svc[VSP_IC_SHUTDOWN].sent, 2); /* NEGOTIATE and one request */
+
+	/* Linux: status HV_S_OK for flags 0..3, icflags TRANSACTION | RESPONSE, the rest as received */
+	lx_respond(req);
+	assert_int_equal(vsc_ic_reply(&cl_sd, tid, req, len), 0);
+	vmbfx_settle(&fx);
+	assert_int_equal(atomic_load(&rec.sd_replies), 1);
+	assert_int_equal(atomic_load(&rec.sd_status), HV_S_OK);
+	assert_int_equal(stats(ic).svc[VSP_IC_SHUTDOWN].dropped, 0);
+
+	/* answered: the next request goes out (flags 3: "graceful restart initiated") */
+	assert_int_equal(vsp_ic_shutdown(ic, VSP_IC_REBOOT, true), 0);
+	len = take_request(&cl_sd, req, &tid);
+	assert_int_equal(len, 2088);
+	assert_int_equal(lx_rd32(req + ICMSG_HDR + 8), ICSHUTDOWNFLAG_RESTART | ICSHUTDOWNFLAG_FORCE);
+	req[8 + 12] = 0x05; /* status HV_E_FAIL 0x80004005, as for an invalid request */
+	req[8 + 13] = 0x40;
+	req[8 + 14] = 0x00;
+	req[8 + 15] = 0x80;
+	lx_respond(req);
+	assert_int_equal(vsc_ic_reply(&cl_sd, tid, req, len), 0);
+	vmbfx_settle(&fx);
+	assert_int_equal(atomic_load(&rec.sd_replies), 2);
+	assert_int_equal(atomic_load(&rec.sd_status), HV_E_FAIL);
+	assert_int_equal(stats(ic).shutdown_last_status, HV_E_FAIL);
+	teardown(ic);
+}
+
+/* A reference counter that runs: CLOCK_MONOTONIC in 100 ns ticks plus an offset (partition time starts near 0). */
+static uint64_t ref_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) / 100u - 12345678ull;
+}
+
+static uint64_t on_ref_mono(void *opaque)
+{
+	(void)opaque;
+	return ref_mono();
+}
+
+static void test_linux_timesync_bytes(void **state)
+{
+	struct vsp_ic_config cfg = base_cfg();
+	struct vsp_ic *ic;
+	static uint8_t req[4096];
+	uint64_t tid, parent, vmref, cur_ref, host_time, newtime, guest_100ns, host_100ns;
+	int64_t diff;
+	uint32_t len;
+
+	cfg.reference_time = on_ref_mono;
+	cfg.timesync_period_ms = 20;
+	ic = setup(&cfg);
+	open_and_negotiate(&cl_ts);
+	assert_int_equal(stats(ic).svc[VSP_IC_TIMESYNC].message_version, TS_VERSION_4);
+
+	/* ts_srv_version 4.0 > TS_VERSION_3: Linux needs recvlen >= ICMSG_HDR + sizeof(ictimesync_ref_data) (50) */
+	len = take_request(&cl_ts, req, &tid);
+	check_request(req, len, tid, ICMSGTYPE_TIMESYNC, sizeof(struct ictimesync_ref_data), IC_MAKE_VERSION(3, 0),
+		      TS_VERSION_4);
+	assert_true(len >= ICMSG_HDR + sizeof(struct ictimesync_ref_data));
+	parent = lx_rd64(req + ICMSG_HDR);
+	vmref = lx_rd64(req + ICMSG_HDR + 8);
+	/* the first sample after the open has the SYNC bit: adj_guesttime schedules do_settimeofday64 only then */
+	assert_int_equal(req[ICMSG_HDR + 16], ICTIMESYNCFLAG_SYNC);
+
+	/*
+	 * The guest's arithmetic (hv_util.c adj_guesttime, then hv_set_host_time from the work item): host_time =
+	 * parenttime + (reference now - vmreferencetime), then + the reference time the work item waited, in 100 ns
+	 * since 1601. The clock it sets must be the host's UTC, whatever the guest's clock said before (an hour off
+	 * from the CMOS clock, say): parenttime and vmreferencetime sampled together, in the right units and epochs.
+	 */
+	cur_ref = ref_mono();
+	host_time = parent + (cur_ref - vmref);
+	newtime = host_time + (ref_mono() - cur_ref);
+	guest_100ns = newtime - WLTIMEDELTA;
+	host_100ns = t_filetime() - WLTIMEDELTA;
+	diff = (int64_t)(guest_100ns - host_100ns);
+	assert_true(diff > -200000 && diff < 200000); /* 20 ms */
+	assert_true((cur_ref - vmref) * 100 < 600ull * 1000000000ull); /* not stale (HOST_TIMESYNC_DELAY_THRESH) */
+
+	/* Linux answers in place (icflags only): counted as an answer */
+	lx_respond(req);
+	assert_int_equal(vsc_ic_reply(&cl_ts, tid, req, len), 0);
+	vmbfx_settle(&fx);
+	assert_int_equal(stats(ic).svc[VSP_IC_TIMESYNC].replies, 2); /* NEGOTIATE and the SYNC */
+	assert_int_equal(stats(ic).svc[VSP_IC_TIMESYNC].dropped, 0);
+
+	/* then SAMPLEs: without the SYNC bit, so a 6.1 guest only updates its PTP clock (no step every period) */
+	len = take_request(&cl_ts, req, &tid);
+	check_request(req, len, tid, ICMSGTYPE_TIMESYNC, sizeof(struct ictimesync_ref_data), IC_MAKE_VERSION(3, 0),
+		      TS_VERSION_4);
+	assert_int_equal(req[ICMSG_HDR + 16], ICTIMESYNCFLAG_SAMPLE);
+	assert_int_equal(req[ICMSG_HDR + 16] & ICTIMESYNCFLAG_SYNC, 0);
+	assert_true(lx_rd64(req + ICMSG_HDR + 8) >= vmref);
+	lx_respond(req);
+	assert_int_equal(vsc_ic_reply(&cl_ts, tid, req, len), 0);
+	vmbfx_settle(&fx);
+	assert_int_equal(stats(ic).svc[VSP_IC_TIMESYNC].dropped, 0);
+	teardown(ic);
+}
+
+static void test_linux_heartbeat_bytes(void **state)
+{
+	struct vsp_ic *ic = setup(NULL);
+	static uint8_t req[4096];
+	struct vsp_ic_heartbeat hb;
+	uint32_t len;
+	uint64_t tid, seq;
+
+	open_and_negotiate(&cl_hb);
+	for (unsigned i = 0; i < 3; i++) {
+		len = take_request(&cl_hb, req, &tid);
+		/* heartbeat_onchannelcallback reads seq_num (recvlen >= ICMSG_HDR + 8) and adds 1 in place */
+		check_request(req, len, tid, ICMSGTYPE_HEARTBEAT, sizeof(struct heartbeat_msg_data),
+			      IC_MAKE_VERSION(3, 0), HB_VERSION);
+		seq = lx_rd64(req + ICMSG_HDR);
+		assert_int_equal(seq, VSP_IC_HEARTBEAT_SEQ0 + i);
+		seq++;
+		memcpy(req + ICMSG_HDR, &seq, sizeof(seq));
+		lx_respond(req);
+		assert_int_equal(vsc_ic_reply(&cl_hb, tid, req, len), 0);
+		vmbfx_settle(&fx);
+		vsp_ic_heartbeat_status(ic, &hb);
+		assert_int_equal(hb.replies, i + 1);
+		assert_int_equal(hb.last_seq, seq);
+		assert_true(hb.alive);
+	}
+	assert_int_equal(stats(ic).svc[VSP_IC_HEARTBEAT].dropped, 0);
+	teardown(ic);
+}
+
+/* KVP without hv_kvp_daemon (hv_kvp.c: nothing is read while the transport is below HVUTIL_READY): one NEGOTIATE,
+ * then nothing more on that channel however long the host runs its timers, and no timeouts counted. */
+static void test_linux_kvp_no_daemon(void **state)
+{
+	struct vsp_ic_config cfg = base_cfg();
+	struct vsp_ic *ic;
+	struct vsp_ic_stats s;
+
+	cfg.kvp_timeout_ms = 5;
+	ic = setup(&cfg);
+	cl_kvp.silent = true;
+	assert_int_equal(vsc_ic_open(&fx.bus, &cl_kvp), 0);
+	assert_int_equal(vsp_ic_kvp_set(ic, "VirtualMachineName", "vm1"), 0);
+	run_server(100);
+	s = stats(ic);
+	assert_int_equal(s.svc[VSP_IC_KVP].state, VSP_IC_STATE_NEGOTIATING);
+	assert_int_equal(s.svc[VSP_IC_KVP].sent, 1);
+	assert_int_equal(s.svc[VSP_IC_KVP].timeouts, 0);
+	assert_int_equal(s.svc[VSP_IC_KVP].dropped, 0);
+	assert_int_equal(s.kvp_host_pending, 1);
+	assert_int_equal(s.kvp_enumerations, 0);
+	teardown(ic);
+}
+
 /* ---- UTF-8 / UTF-16 ------------------------------------------------------------------------------------------ */
 
 static void test_utf(void **state)
@@ -1115,6 +1503,11 @@ int main(void)
 		cmocka_unit_test(test_kvp_silent),
 		cmocka_unit_test(test_hostile_negotiate),
 		cmocka_unit_test(test_hostile_kvp),
+		cmocka_unit_test(test_linux_negotiate_bytes),
+		cmocka_unit_test(test_linux_shutdown_bytes),
+		cmocka_unit_test(test_linux_timesync_bytes),
+		cmocka_unit_test(test_linux_heartbeat_bytes),
+		cmocka_unit_test(test_linux_kvp_no_daemon),
 		cmocka_unit_test(test_utf),
 		cmocka_unit_test(test_io_thread),
 	};

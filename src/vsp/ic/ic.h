@@ -8,7 +8,8 @@
  * the message versions of guest-devices.md 3.3), validates the answer and keeps the chosen versions; a service
  * whose negotiation fails, or that never answers (KVP without hv_kvp_daemon), is simply not used. Then:
  *   shutdown   on request (vsp_ic_shutdown): flags 0 poweroff, 1 forced poweroff, 2 reboot, 3 forced reboot; the
- *              guest's HRESULT goes to cfg.shutdown_reply.
+ *              guest's HRESULT goes to cfg.shutdown_reply. One request at a time: Linux reads one shutdown message
+ *              per interrupt, so a second one queued behind an unread first would never be read.
  *   heartbeat  every heartbeat_period_ms a sequence number; the answer must carry it + 1. Alive = an answer within
  *              the last 3 periods; cfg.heartbeat_change on each transition.
  *   timesync   one SYNC right after negotiation, then a SAMPLE every timesync_period_ms: message version 4.0
@@ -116,9 +117,12 @@ void vsp_ic_destroy(struct vsp_ic *ic);
 /*
  * Ask the guest to power off (VSP_IC_POWEROFF) or reboot (VSP_IC_REBOOT); @force sets ICSHUTDOWNFLAG_FORCE
  * (shutdown_msg_data.flags 0/1/2/3). Any thread. The guest's answer arrives later through cfg.shutdown_reply
- * (Linux answers HV_S_OK, then runs the userspace poweroff/reboot: the VMM sees an ACPI S5 or a reset).
+ * (Linux 6.1 answers HV_S_OK, then orderly_poweroff(true) / orderly_reboot(): it runs /sbin/poweroff or
+ * /sbin/reboot, and without them forces the power-off or restart itself: the VMM sees an ACPI S5 or a reset).
  * Returns 0 (request sent); -ENOTCONN (channel not open, or negotiation not finished or failed); -EAGAIN (the
- * guest's ring is full); -EINVAL (NULL ic, bad kind); -ESHUTDOWN (server going away).
+ * guest's ring is full, or the previous request is still unanswered: Linux's shutdown_onchannelcallback reads
+ * one packet per interrupt and the host signals only an empty ring, so a second request written behind an unread
+ * first would sit in the ring for ever); -EINVAL (NULL ic, bad kind); -ESHUTDOWN (server going away).
  */
 int vsp_ic_shutdown(struct vsp_ic *ic, enum vsp_ic_shutdown_kind kind, bool force);
 

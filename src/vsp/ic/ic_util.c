@@ -15,6 +15,12 @@
 
 static const char ic_sd_message[] = "OpenHV: the host requested a shutdown";
 
+/* Linux 6.1 hv_util.c receives shutdown, time sync and heartbeat messages into a HV_HYP_PAGE_SIZE buffer; a longer
+ * one fails vmbus_recvpacket (-ENOBUFS) and stays in the ring, jamming the channel. */
+_Static_assert(ICMSG_HDR + sizeof(struct shutdown_msg_data) <= 4096, "shutdown request fits hv_utils' buffer");
+_Static_assert(ICMSG_HDR + sizeof(struct heartbeat_msg_data) <= 4096, "heartbeat fits hv_utils' buffer");
+_Static_assert(ICMSG_HDR + sizeof(struct ictimesync_data) <= 4096, "time sample fits hv_utils' buffer");
+
 int ic_shutdown_request(struct vsp_ic *ic, uint32_t flags)
 {
 	struct ic_chan *c = &ic->chan[VSP_IC_SHUTDOWN];
@@ -24,6 +30,14 @@ int ic_shutdown_request(struct vsp_ic *ic, uint32_t flags)
 
 	if (!ic_chan_ready(c))
 		return -ENOTCONN;
+	/*
+	 * One request at a time. util_probe puts the channel in HV_CALL_DIRECT mode and shutdown_onchannelcallback
+	 * (Linux 6.1 hv_util.c) reads exactly one packet per interrupt, while the host signals only when the guest
+	 * had read everything: a request behind an unread one would never be read. The guest answers each request
+	 * (flags 0..3 at once) before it acts on it, so the wait is short.
+	 */
+	if (c->last_acked < c->last_sent)
+		return -EAGAIN;
 	memset(&m, 0, sizeof(m));
 	m.reason_code = 0;
 	m.timeout_seconds = 0;
