@@ -398,13 +398,17 @@ static long init_module_load_file(const char *path)
 	return r;
 }
 
-/* openhv.modules=a,b,c: load each with its dependencies (modules.dep of moddir), one line per module. */
+/*
+ * openhv.modules=a,b,c: load each with its dependencies (modules.dep of moddir) and soft dependencies
+ * (modules.softdep "pre:", names resolved through modules.alias), one line per module.
+ */
 static void init_modules(const char *list, const char *moddir)
 {
 	static struct init_plan plan;
 	char path[512], name[INIT_MODNAME_MAX];
-	char *dep = NULL;
-	size_t dep_len = 0, cap = 0, i = 0;
+	char *dep = NULL, *soft = NULL, *alias = NULL;
+	size_t dep_len = 0, soft_len = 0, alias_len = 0, cap = 0, i = 0;
+	struct init_moddb db;
 	unsigned int k;
 	int r;
 
@@ -412,6 +416,19 @@ static void init_modules(const char *list, const char *moddir)
 	r = init_file_read(path, FILE_MAX, &dep, &dep_len, &cap);
 	if (r < 0)
 		pr(P "%s: %d\n", path, r);
+	/* optional: soft dependencies (ext4 and jbd2 need crypto-crc32c, which no modules.dep line names) */
+	init_fmt(path, sizeof(path), "%s/modules.softdep", moddir);
+	if (init_file_read(path, FILE_MAX, &soft, &soft_len, &cap) < 0)
+		soft_len = 0;
+	init_fmt(path, sizeof(path), "%s/modules.alias", moddir);
+	if (init_file_read(path, FILE_MAX, &alias, &alias_len, &cap) < 0)
+		alias_len = 0;
+	db.dep = dep;
+	db.dep_len = dep_len;
+	db.softdep = soft;
+	db.softdep_len = soft_len;
+	db.alias = alias;
+	db.alias_len = alias_len;
 	while (list[i]) {
 		size_t start = i;
 
@@ -431,7 +448,7 @@ static void init_modules(const char *list, const char *moddir)
 				pr(P "loaded %s (built in or already loaded)\n", name);
 			continue;
 		}
-		r = dep ? init_plan_add(&plan, dep, dep_len, name) : -INIT_ENOENT;
+		r = dep ? init_plan_add_db(&plan, &db, name) : -INIT_ENOENT;
 		if (r < 0 && init_plan_index(&plan, name) < 0)
 			pr(P "%s failed: %d\n", name, r);
 	}

@@ -50,6 +50,14 @@ static int init_is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+static int init_memcmp(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return (unsigned char)a[i] - (unsigned char)b[i];
+	return 0;
+}
+
 int init_cmdline_get(const char *cmdline, size_t len, const char *key, char *out, size_t size)
 {
 	size_t i = 0;
@@ -274,10 +282,116 @@ static int init_plan_push(struct init_plan *plan, const char *name, size_t path_
 	return 0;
 }
 
-static int init_plan_add_depth(struct init_plan *plan, const char *buf, size_t len, const char *name, int depth)
+/* The modules being expanded, innermost first: a soft dependency on one of them is a cycle and is skipped. */
+struct init_chain {
+	const char *name;
+	const struct init_chain *up;
+};
+
+static int init_plan_add_depth(struct init_plan *plan, const struct init_moddb *db, const char *name, int depth,
+			       const struct init_chain *up);
+
+static int init_chain_has(const struct init_chain *c, const char *name)
+{
+	for (; c; c = c->up)
+		if (init_streq(c->name, name))
+			return 1;
+	return 0;
+}
+
+/* Next white-space separated word of (buf, len) from *i: sets *wo and *wl; 0 at the end. */
+static int init_word(const char *buf, size_t len, size_t *i, size_t *wo, size_t *wl)
+{
+	while (*i < len && init_is_space(buf[*i]))
+		(*i)++;
+	if (*i >= len)
+		return 0;
+	*wo = *i;
+	while (*i < len && !init_is_space(buf[*i]))
+		(*i)++;
+	*wl = *i - *wo;
+	return 1;
+}
+
+/* Does the word (w, wl) equal the NUL-terminated s? */
+static int init_word_is(const char *w, size_t wl, const char *s)
+{
+	size_t n = init_strnlen(s, wl + 1);
+
+	return n == wl && !init_memcmp(w, s, wl);
+}
+
+/* Add the modules an alias (w, wl) names in modules.alias ("alias WORD module", exact match), each with its deps. */
+static void init_plan_add_alias(struct init_plan *plan, const struct init_moddb *db, const char *w, size_t wl,
+				int depth, const struct init_chain *up)
+{
+	size_t lo = 0, ln, i, wo, wn;
+	char mod[INIT_MODNAME_MAX];
+
+	for (; lo < db->alias_len; lo += ln + 1) {
+		for (ln = 0; lo + ln < db->alias_len && db->alias[lo + ln] && db->alias[lo + ln] != '\n'; ln++)
+			;
+		i = 0;
+		if (!init_word(db->alias + lo, ln, &i, &wo, &wn) || !init_word_is(db->alias + lo + wo, wn, "alias") ||
+		    !init_word(db->alias + lo, ln, &i, &wo, &wn) || wn != wl || init_memcmp(db->alias + lo + wo, w, wl) ||
+		    !init_word(db->alias + lo, ln, &i, &wo, &wn) ||
+		    init_modname(db->alias + lo + wo, wn, mod, sizeof(mod)) < 0)
+			continue;
+		if (init_plan_index(plan, mod) < 0 && !init_chain_has(up, mod))
+			(void)init_plan_add_depth(plan, db, mod, depth + 1, up);
+		if (lo + ln >= db->alias_len || !db->alias[lo + ln])
+			break;
+	}
+}
+
+/* The "pre:" soft dependencies of module @self (normalised), each resolved and added before it. */
+static void init_plan_add_pre(struct init_plan *plan, const struct init_moddb *db, const char *self, int depth,
+			      const struct init_chain *up)
+{
+	size_t lo = 0, ln, i, wo, wn, dlo, dln;
+	char mod[INIT_MODNAME_MAX];
+	int pre;
+
+	for (; lo < db->softdep_len; lo += ln + 1) {
+		for (ln = 0; lo + ln < db->softdep_len && db->softdep[lo + ln] && db->softdep[lo + ln] != '\n'; ln++)
+			;
+		i = 0;
+		if (!init_word(db->softdep + lo, ln, &i, &wo, &wn) || !init_word_is(db->softdep + lo + wo, wn, "softdep") ||
+		    !init_word(db->softdep + lo, ln, &i, &wo, &wn) ||
+		    init_modname(db->softdep + lo + wo, wn, mod, sizeof(mod)) < 0 || !init_streq(mod, self))
+			goto next;
+		pre = 0;
+		while (init_word(db->softdep + lo, ln, &i, &wo, &wn)) {
+			const char *w = db->softdep + lo + wo;
+
+			if (init_word_is(w, wn, "pre:") || init_word_is(w, wn, "post:")) {
+				pre = init_word_is(w, wn, "pre:");
+				continue;
+			}
+			if (!pre)
+				continue;
+			if (init_modname(w, wn, mod, sizeof(mod)) >= 0 &&
+			    init_moddep_find(db->dep, db->dep_len, mod, &dlo, &dln) == 0) {
+				if (init_plan_index(plan, mod) < 0 && !init_chain_has(up, mod))
+					(void)init_plan_add_depth(plan, db, mod, depth + 1, up);
+			} else {
+				init_plan_add_alias(plan, db, w, wn, depth, up);
+			}
+		}
+next:
+		if (lo + ln >= db->softdep_len || !db->softdep[lo + ln])
+			break;
+	}
+}
+
+static int init_plan_add_depth(struct init_plan *plan, const struct init_moddb *db, const char *name, int depth,
+			       const struct init_chain *up)
 {
 	size_t dep_off[INIT_DEPS_MAX], dep_len[INIT_DEPS_MAX];
 	char self[INIT_MODNAME_MAX], dep[INIT_MODNAME_MAX];
+	struct init_chain me = { self, up };
+	const char *buf = db->dep;
+	size_t len = db->dep_len;
 	size_t lo, ln, c, i;
 	int ndeps = 0, r, err = 0;
 
@@ -291,6 +405,10 @@ static int init_plan_add_depth(struct init_plan *plan, const char *buf, size_t l
 	r = init_moddep_find(buf, len, self, &lo, &ln);
 	if (r < 0)
 		return r;
+	if (db->softdep_len)
+		init_plan_add_pre(plan, db, self, depth, &me);
+	if (init_plan_index(plan, self) >= 0)
+		return 0; /* a soft dependency cycle added it meanwhile */
 	for (c = 0; buf[lo + c] != ':'; c++)
 		;
 	/* the dependency words after the colon */
@@ -310,7 +428,7 @@ static int init_plan_add_depth(struct init_plan *plan, const char *buf, size_t l
 		if (init_modname(buf + dep_off[ndeps], dep_len[ndeps], dep, sizeof(dep)) < 0 ||
 		    init_plan_index(plan, dep) >= 0)
 			continue;
-		r = init_plan_add_depth(plan, buf, len, dep, depth + 1);
+		r = init_plan_add_depth(plan, db, dep, depth + 1, &me);
 		if (r == -INIT_ENOENT)
 			r = init_plan_push(plan, dep, dep_off[ndeps], dep_len[ndeps], 1);
 		if (r < 0 && !err)
@@ -324,5 +442,12 @@ static int init_plan_add_depth(struct init_plan *plan, const char *buf, size_t l
 
 int init_plan_add(struct init_plan *plan, const char *buf, size_t len, const char *name)
 {
-	return init_plan_add_depth(plan, buf, len, name, 0);
+	struct init_moddb db = { .dep = buf, .dep_len = len };
+
+	return init_plan_add_depth(plan, &db, name, 0, NULL);
+}
+
+int init_plan_add_db(struct init_plan *plan, const struct init_moddb *db, const char *name)
+{
+	return init_plan_add_depth(plan, db, name, 0, NULL);
 }

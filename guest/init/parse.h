@@ -97,4 +97,24 @@ int init_plan_index(const struct init_plan *plan, const char *name);
  */
 int init_plan_add(struct init_plan *plan, const char *buf, size_t len, const char *name);
 
+/*
+ * The module database of one kernel, as modprobe reads it: modules.dep (required), modules.softdep and
+ * modules.alias (either may be absent: NULL, 0). Buffers as read from the files, not necessarily terminated.
+ */
+struct init_moddb {
+	const char *dep, *softdep, *alias;
+	size_t dep_len, softdep_len, alias_len;
+};
+
+/*
+ * init_plan_add with soft dependencies, as modprobe orders them: for every module added (the one named and each
+ * of its dependencies) the "pre:" modules of its modules.softdep line ("softdep ext4 pre: crypto-crc32c") come
+ * first, then its modules.dep dependencies, then the module. A pre: word names a module (modules.dep) or else an
+ * alias (every "alias WORD module" line of modules.alias, exact match; e.g. crypto-crc32c -> crc32c_intel and
+ * crc32c_generic), all of which are added. A soft dependency that cannot be resolved or added is left out
+ * silently (it is optional to modprobe too, and the kernel may have it built in). "post:" words are ignored.
+ * Returns as init_plan_add for @name and its hard dependencies.
+ */
+int init_plan_add_db(struct init_plan *plan, const struct init_moddb *db, const char *name);
+
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-dry-run.sh OPENHV_INIT: the plan openhv-init makes from a kernel command line (--dry-run), checked line by
-# line: modules in dependency order from a modules.dep, the root switch (device, type, rw/ro, init=), the power-off
-# verb. Runs the static i386 program through run-i386.sh (native or qemu-i386); 77 = skipped when neither can.
+# line: modules in dependency order from a modules.dep (soft dependencies through modules.softdep and
+# modules.alias), the root switch (device, type, rw/ro, init=), the power-off verb, and the io verb's read modes.
+# Runs the static i386 program through run-i386.sh (native or qemu-i386); 77 = skipped when neither can.
 set -uo pipefail
 init=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +18,23 @@ kernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko
 kernel/drivers/scsi/scsi_transport_fc.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko
 kernel/drivers/scsi/hv_storvsc.ko: kernel/drivers/scsi/scsi_transport_fc.ko kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko kernel/drivers/hv/hv_vmbus.ko
 kernel/drivers/hv/hv_utils.ko: kernel/drivers/hv/hv_vmbus.ko
+kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
+kernel/lib/crc16.ko:
+kernel/fs/mbcache.ko:
+kernel/fs/jbd2/jbd2.ko:
+kernel/arch/x86/crypto/crc32c-intel.ko:
+kernel/crypto/crc32c_generic.ko:
 DEP
+# ext4 and jbd2 need crc32c for metadata_csum but name it only as a soft dependency (an alias), as in Debian's.
+cat >"$tmp/mods/modules.softdep" <<'SOFT'
+# Soft dependencies extracted from modules themselves.
+softdep jbd2 pre: crypto-crc32c
+softdep ext4 pre: crypto-crc32c
+SOFT
+cat >"$tmp/mods/modules.alias" <<'ALIAS'
+alias crypto-crc32c crc32c_intel
+alias crypto-crc32c crc32c_generic
+ALIAS
 
 # plan CMDLINE EXPECTED...: the plan's lines (those of "openhv-init: would ..." and "power off") must be EXPECTED,
 # in this order and nothing else. Without openhv.poweroff/reboot the plan ends in /bin/sh (the build machine's).
@@ -49,6 +66,16 @@ plan "console=ttyS0 openhv.modules=hv_storvsc,hv_utils root=/dev/sda rw rootwait
 	"openhv-init: would load hv_storvsc ($m/scsi/hv_storvsc.ko)" \
 	"openhv-init: would load hv_utils ($m/hv/hv_utils.ko)" \
 	"openhv-init: would switch root to /dev/sda (ext4, rw) and exec /sbin/init" \
+	"openhv-init: would start /bin/sh"
+# The default guest's root filesystem: crc32c (ext4's soft dependency) before jbd2 and ext4.
+plan "openhv.modules=ext4 root=/dev/sda" \
+	"openhv-init: would load crc32c_intel ($tmp/mods/kernel/arch/x86/crypto/crc32c-intel.ko)" \
+	"openhv-init: would load crc32c_generic ($tmp/mods/kernel/crypto/crc32c_generic.ko)" \
+	"openhv-init: would load jbd2 ($tmp/mods/kernel/fs/jbd2/jbd2.ko)" \
+	"openhv-init: would load mbcache ($tmp/mods/kernel/fs/mbcache.ko)" \
+	"openhv-init: would load crc16 ($tmp/mods/kernel/lib/crc16.ko)" \
+	"openhv-init: would load ext4 ($tmp/mods/kernel/fs/ext4/ext4.ko)" \
+	"openhv-init: would switch root to /dev/sda (ext4, ro) and exec /sbin/init" \
 	"openhv-init: would start /bin/sh"
 # Read-only by default; rootfstype= and init= are honoured; dashes in module names are underscores.
 plan "root=/dev/sdb1 rootfstype=ext2 init=/bin/openhv-init openhv.modules=hv-vmbus" \

@@ -277,6 +277,70 @@ static void test_plan_full(void **state)
 	free(buf);
 }
 
+/* The stock Debian 6.1 root-on-ext4 chain: ext4 and jbd2 name crypto-crc32c only as a soft dependency. */
+static const char ext4_dep[] = "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko\n"
+			       "kernel/lib/crc16.ko:\n"
+			       "kernel/fs/mbcache.ko:\n"
+			       "kernel/fs/jbd2/jbd2.ko:\n"
+			       "kernel/arch/x86/crypto/crc32c-intel.ko:\n"
+			       "kernel/crypto/crc32c_generic.ko:\n"
+			       "kernel/lib/crc-t10dif.ko: kernel/crypto/crct10dif_common.ko\n"
+			       "kernel/crypto/crct10dif_common.ko:\n"
+			       "kernel/crypto/crct10dif_generic.ko: kernel/crypto/crct10dif_common.ko\n"
+			       "kernel/lib/loopy.ko:\n"
+			       "kernel/lib/other.ko:\n";
+static const char ext4_softdep[] = "# Soft dependencies extracted from modules themselves.\n"
+				   "softdep jbd2 pre: crypto-crc32c\n"
+				   "softdep ext4 pre: crypto-crc32c post: nosuch\n"
+				   "softdep crc_t10dif pre: crct10dif\n"
+				   "softdep loopy pre: other post: loopy\n"
+				   "softdep other pre: loopy\n"
+				   "softdep crc16 pre: missing-alias\n"
+				   "softdep mbcache post: crc16";
+static const char ext4_alias[] = "alias crypto-crc32c-intel crc32c_intel\n"
+				 "alias crypto-crc32c crc32c_intel\n"
+				 "alias cpu:type:x86,ven*fam*mod*:feature:*0094* crc32c_intel\n"
+				 "alias crypto-crc32c-generic crc32c_generic\n"
+				 "alias crypto-crc32c crc32c_generic\n"
+				 "alias crc32c crc32c_generic\n"
+				 "alias crct10dif crct10dif_generic\n"
+				 "alias crypto-crc32cX wrong\n";
+
+static void test_plan_softdep(void **state)
+{
+	static const char *const want[] = { "crc32c_intel", "crc32c_generic", "jbd2", "mbcache", "crc16", "ext4" };
+	static const char *const want_t10[] = { "crct10dif_common", "crct10dif_generic", "crc_t10dif" };
+	static const char *const want_plain[] = { "jbd2", "mbcache", "crc16", "ext4" };
+	static const char *const want_cycle[] = { "other", "loopy" };
+	struct init_moddb db = { ext4_dep, ext4_softdep, ext4_alias, sizeof(ext4_dep) - 1, sizeof(ext4_softdep) - 1,
+				 sizeof(ext4_alias) - 1 };
+	struct init_plan *p = calloc(1, sizeof(*p));
+
+	(void)state;
+	assert_non_null(p);
+	/* pre: crypto-crc32c resolves through every matching alias line (not crypto-crc32cX), before jbd2 (its own
+	 * softdep) and the rest; post: is ignored; an unresolvable pre: word (crc16's) is left out */
+	assert_int_equal(init_plan_add_db(p, &db, "ext4"), 0);
+	assert_plan(p, want, 6);
+	/* a pre: word that is a module's alias whose module has dependencies of its own: those come first */
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(init_plan_add_db(p, &db, "crc-t10dif"), 0);
+	assert_plan(p, want_t10, 3);
+	/* a soft dependency cycle (loopy pre other, other pre loopy) ends, each module once */
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(init_plan_add_db(p, &db, "loopy"), 0);
+	assert_plan(p, want_cycle, 2);
+	/* without modules.softdep/modules.alias: modules.dep alone, as init_plan_add */
+	memset(p, 0, sizeof(*p));
+	db.softdep = db.alias = NULL;
+	db.softdep_len = db.alias_len = 0;
+	assert_int_equal(init_plan_add_db(p, &db, "ext4"), 0);
+	assert_plan(p, want_plain, 4);
+	/* the module named must exist in modules.dep */
+	assert_int_equal(init_plan_add_db(p, &db, "nosuch"), -INIT_ENOENT);
+	free(p);
+}
+
 static void test_strings(void **state)
 {
 	char out[4];
@@ -308,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_plan_order),
 		cmocka_unit_test(test_plan_cycle_and_depth),
 		cmocka_unit_test(test_plan_full),
+		cmocka_unit_test(test_plan_softdep),
 		cmocka_unit_test(test_strings),
 	};
 
