@@ -452,6 +452,9 @@ disk_build() {
         # openhv-init is what runs on a software KVM (busybox's libc cannot make system calls there)
         install -m 755 "$OPENHV_INIT" "$stage/sbin/openhv-init"
         ln -sfn /sbin/openhv-init "$stage/sbin/init"
+        # what the kernel's orderly_poweroff/orderly_reboot exec for the Shutdown IC: openhv-init syncs and calls
+        # reboot(2) itself (busybox's would signal PID 1, and cannot make system calls on a software KVM)
+        for a in poweroff reboot halt; do ln -sfn /sbin/openhv-init "$stage/sbin/$a"; done
     fi
     echo "OpenHV test disk ($STOCK_VERSION)" >"$stage/etc/openhv-disk"
     if [ "$(id -u)" = 0 ]; then

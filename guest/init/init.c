@@ -1175,6 +1175,43 @@ static int init_selftest(void)
 	return g_failed ? 1 : 0;
 }
 
+/*
+ * Run as /sbin/poweroff, /sbin/reboot or /sbin/halt (links the disk images make to this program): what the kernel's
+ * orderly_poweroff()/orderly_reboot() exec when the Shutdown IC asks the guest to power off or restart
+ * (kernel/reboot.c poweroff_cmd, reboot_cmd), and what a user types. Busybox's applets would signal PID 1, which
+ * ignores signals, and on a software KVM they cannot make system calls at all. So: sync, remount / read-only, and
+ * reboot(2) directly. Only when PID 1 runs this same program (/proc/1/exe = /proc/self/exe): anywhere else, e.g.
+ * on a build machine, it refuses. Returns the exit status (only on failure).
+ */
+static int init_as_shutdown_applet(const char *what)
+{
+	static char self[256], pid1[256];
+	uint32_t cmd = init_streq(what, "reboot") ? REBOOT_CMD_RESTART
+		       : init_streq(what, "halt") ? REBOOT_CMD_HALT
+						  : REBOOT_CMD_POWER_OFF;
+	long a = sys_readlink("/proc/self/exe", self, sizeof(self) - 1);
+	long b = sys_readlink("/proc/1/exe", pid1, sizeof(pid1) - 1);
+	long r;
+
+	if (a > 0)
+		self[a] = 0;
+	if (b > 0)
+		pid1[b] = 0;
+	if (a <= 0 || b <= 0 || !init_streq(self, pid1)) {
+		pr(P "%s: PID 1 is not openhv-init (%s): refusing\n", what, b > 0 ? pid1 : "unknown");
+		return 1;
+	}
+	pr(P "%s: syncing, remounting / read-only\n", what);
+	sys_sync();
+	r = sys_mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
+	if (r < 0)
+		pr(P "%s: remount / read-only: %ld\n", what, r);
+	sys_sync();
+	r = sys_reboot(cmd);
+	pr(P "%s: reboot() failed: %ld\n", what, r);
+	return 1;
+}
+
 /* ---- main ----------------------------------------------------------------------------------------------------- */
 
 int init_main(int argc, char **argv, char **envp)
@@ -1185,6 +1222,15 @@ int init_main(int argc, char **argv, char **envp)
 	size_t len, cap;
 	int r;
 
+	if (sys_getpid() != 1 && argc >= 1 && argv[0]) {
+		const char *base = argv[0];
+
+		for (const char *q = argv[0]; *q; q++)
+			if (*q == '/')
+				base = q + 1;
+		if (init_streq(base, "poweroff") || init_streq(base, "reboot") || init_streq(base, "halt"))
+			return init_as_shutdown_applet(base);
+	}
 	if (sys_getpid() != 1) {
 		if (argc >= 2 && init_streq(argv[1], "--selftest"))
 			return init_selftest();

@@ -83,6 +83,7 @@ void init_int80(void);
 #define PROT_RW 3          /* PROT_READ | PROT_WRITE */
 #define MAP_PRIVATE_ANON 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */
 #define MS_RDONLY 1ul
+#define MS_REMOUNT 32ul
 #define MS_MOVE 8192ul
 #define RAMFS_MAGIC 0x858458f6u
 #define TMPFS_MAGIC 0x01021994u
@@ -94,6 +95,7 @@ void init_int80(void);
 #define REBOOT_MAGIC2 672274793u
 #define REBOOT_CMD_POWER_OFF 0x4321fedcu
 #define REBOOT_CMD_RESTART 0x01234567u
+#define REBOOT_CMD_HALT 0xcdef0123u
 
 /* struct timespec of the 32-bit calls (old_timespec32; absent without CONFIG_COMPAT_32BIT_TIME) */
 struct init_timespec {

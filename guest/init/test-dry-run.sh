@@ -106,4 +106,18 @@ for want in "io $tmp/disk: randread bs 4096, 4 jobs x 50: 200 I/Os in [0-9]+ ms 
 		fail=1
 	fi
 done
+
+# As /sbin/poweroff (reboot, halt) it acts only when PID 1 runs the same program: here it must refuse.
+for a in poweroff reboot halt; do
+	ln -s "$(cd "$(dirname "$init")" && pwd)/$(basename "$init")" "$tmp/$a"
+	out=$(bash "$here/run-i386.sh" "$tmp/$a" 2>&1)
+	r=$?
+	if [ "$r" = 1 ] && grep -q "^openhv-init: $a: PID 1 is not openhv-init .*: refusing" <<<"$out"; then
+		echo "ok   as $a on the build machine: refuses"
+	else
+		echo "FAIL: as $a: status $r"
+		echo "$out" | sed 's/^/    | /'
+		fail=1
+	fi
+done
 exit $fail
