@@ -1180,8 +1180,9 @@ static int init_selftest(void)
  * orderly_poweroff()/orderly_reboot() exec when the Shutdown IC asks the guest to power off or restart
  * (kernel/reboot.c poweroff_cmd, reboot_cmd), and what a user types. Busybox's applets would signal PID 1, which
  * ignores signals, and on a software KVM they cannot make system calls at all. So: sync, remount / read-only, and
- * reboot(2) directly. Only when PID 1 runs this same program (/proc/1/exe = /proc/self/exe): anywhere else, e.g.
- * on a build machine, it refuses. Returns the exit status (only on failure).
+ * reboot(2) directly. Only when PID 1 runs this same program (/proc/1/exe = /proc/self/exe) or / is one of
+ * OpenHV's disk images (/etc/openhv-disk; there PID 1 may be the /bin/sh openhv-init handed over to): anywhere
+ * else, e.g. on a build machine, it refuses. Returns the exit status (only on failure).
  */
 static int init_as_shutdown_applet(const char *what)
 {
@@ -1197,8 +1198,9 @@ static int init_as_shutdown_applet(const char *what)
 		self[a] = 0;
 	if (b > 0)
 		pid1[b] = 0;
-	if (a <= 0 || b <= 0 || !init_streq(self, pid1)) {
-		pr(P "%s: PID 1 is not openhv-init (%s): refusing\n", what, b > 0 ? pid1 : "unknown");
+	if ((a <= 0 || b <= 0 || !init_streq(self, pid1)) && sys_access("/etc/openhv-disk", F_OK) != 0) {
+		pr(P "%s: PID 1 is not openhv-init (%s) and / is no OpenHV disk image: refusing\n", what,
+		   b > 0 ? pid1 : "unknown");
 		return 1;
 	}
 	pr(P "%s: syncing, remounting / read-only\n", what);
