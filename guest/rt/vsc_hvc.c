@@ -25,6 +25,8 @@ static bool vsc_hvc_msg_take(void *opaque, uint32_t vp, struct hv_message *out)
 
 static bool vsc_hvc_event_test_clear(void *opaque, uint32_t vp, uint32_t relid)
 {
+	if (relid >= HV_EVENT_FLAGS_COUNT)
+		return false; /* past SINT2's 2048-bit bitmap: the next SINT's flags */
 	return hvc_event_flag_test_clear(VMBUS_MESSAGE_SINT, relid);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `openhv run --disk PATH[,OPTIONS]`: every mistake is a usage error (status 2) with a readable reason, found before
-# a VM is built, so this runs without /dev/kvm. (A VM with disks is booted in tests/cli/test_run_exit_status.sh
-# and the e2e tests.)
+# `openhv run --disk PATH[,OPTIONS]`, and the --kvp, --rtc-offset and --shutdown-timeout values: every mistake is a
+# usage error (status 2) with a readable reason, found before a VM is built, so this runs without /dev/kvm. (A VM
+# with disks is booted in tests/cli/test_run_exit_status.sh and the e2e tests.)
 set -uo pipefail
 : "${OPENHV:?path of the openhv binary}"
 
@@ -61,9 +61,23 @@ for i in $(seq 0 64); do
 done
 usage too_many      'at most 64 disks'                     -- "${too_many[@]}"
 
+# The other options of the worker's VMBus devices and clocks fail the same way, before a VM exists.
+usage kvp_hv_off    '--kvp needs the Hyper-V interface'    -- --kvp Key=Value --hv off
+usage kvp_no_equals '--kvp: expected KEY=VALUE'            -- --kvp Key
+usage kvp_no_key    '--kvp: expected KEY=VALUE'            -- --kvp =Value
+usage rtc_not_num   '--rtc-offset: expected seconds'       -- --rtc-offset 1h
+usage rtc_empty     '--rtc-offset: expected seconds'       -- --rtc-offset ''
+usage rtc_too_far   '--rtc-offset: expected seconds'       -- --rtc-offset 3153600001
+usage sdt_negative  '--shutdown-timeout: expected seconds' -- --shutdown-timeout -1
+usage sdt_too_long  '--shutdown-timeout: expected seconds' -- --shutdown-timeout 86401
+
 # The help documents the option.
 if "$OPENHV" run --help | grep -q -- '--disk PATH\[,ro\]'; then echo "ok   help lists --disk PATH[,ro]"; else
 	echo "FAIL help does not list --disk PATH[,ro]"; fails=$((fails + 1)); fi
+for opt in '--kvp KEY=VALUE' '--rtc-offset SEC' '--shutdown-timeout SEC'; do
+	if "$OPENHV" run --help | grep -qF -- "$opt"; then echo "ok   help lists $opt"; else
+		echo "FAIL help does not list $opt"; fails=$((fails + 1)); fi
+done
 
 echo "$fails failed"
 [ $fails = 0 ]

@@ -32,7 +32,7 @@ struct vmb_test {
 	struct vsp_ic_heartbeat hb;
 	int shutdown_ret;
 	uint32_t shutdown_hresult;
-	bool shutdown_replied;
+	atomic_bool shutdown_replied; /* set on the VMBus I/O thread, read on the test's thread */
 	_Alignas(8) uint8_t buf[4096];
 };
 
@@ -76,7 +76,7 @@ static void vmb_shutdown_reply(void *opaque, uint32_t hresult)
 	struct vmb_test *v = opaque;
 
 	v->shutdown_hresult = hresult;
-	v->shutdown_replied = true;
+	atomic_store(&v->shutdown_replied, true);
 }
 
 /* Setup hook (after the hvi partition exists): the server, its devices, its I/O thread. */
@@ -106,6 +106,15 @@ static void vmb_disconnect(struct mg_hv *t)
 {
 	struct vmb_test *v = (struct vmb_test *)t;
 
+	if (!v->srv)
+		return; /* the setup hook failed before the server existed */
+	/*
+	 * The guest's answer to the shutdown request is its last packet: it signals the channel and at once writes
+	 * its values and result, which stops the partition. The VMBus I/O thread may not have read the answer yet, and
+	 * vsp_ic_destroy() below would close the channel under it: give the thread (still running) up to 2 s.
+	 */
+	for (unsigned i = 0; v->ic && v->shutdown_ret == 0 && !atomic_load(&v->shutdown_replied) && i < 200; i++)
+		mg_sleep_ms(NULL, 10);
 	vmbus_server_stats(v->srv, &v->stats);
 	if (v->ic)
 		vsp_ic_heartbeat_status(v->ic, &v->hb);
@@ -113,13 +122,24 @@ static void vmb_disconnect(struct mg_hv *t)
 	vmbus_server_destroy(v->srv);
 }
 
-/* Value hook (VP thread): when the guest is ready, ask it to power off through the shutdown IC. */
+/*
+ * Value hook (VP thread): when the guest is ready, ask it to power off through the shutdown IC. The guest reports
+ * V_IC_READY once it has answered the shutdown IC's NEGOTIATE, but the VMBus I/O thread reads that answer
+ * asynchronously: until it has, vsp_ic_shutdown() says -ENOTCONN. The guest waits here (its VP is in this exit), so
+ * retry for up to 2 s.
+ */
 static void vmb_value(void *opaque, struct vid_partition *part, struct vid_vp *vp, uint32_t value)
 {
 	struct vmb_test *v = opaque;
 
-	if (value == V_IC_READY)
+	if (value != V_IC_READY)
+		return;
+	for (unsigned i = 0; i < 200; i++) {
 		v->shutdown_ret = vsp_ic_shutdown(v->ic, VSP_IC_POWEROFF, false);
+		if (v->shutdown_ret != -ENOTCONN && v->shutdown_ret != -EAGAIN)
+			break;
+		mg_sleep_ms(NULL, 10);
+	}
 }
 
 static void vmb_init(struct vmb_test *v, bool with_ic)
@@ -178,7 +198,7 @@ static void test_ic(void **state)
 	assert_int_equal(res.values[2], 0);              /* shutdown flags: power off, not forced */
 	assert_int_equal(res.values[3], V_DONE);
 	assert_int_equal(v.shutdown_ret, 0);
-	assert_true(v.shutdown_replied);
+	assert_true(atomic_load(&v.shutdown_replied));
 	assert_int_equal(v.shutdown_hresult, 0);         /* S_OK */
 	assert_true(v.hb.replies >= 3);
 }
