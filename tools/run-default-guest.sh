@@ -9,7 +9,9 @@
 #    there from one run to the next, until the image is rebuilt (new kernel or init). Delete it to start afresh.
 # Usage: tools/run-default-guest.sh OPENHV_BINARY [extra openhv run options, e.g. --disk another.img]
 # Environment: OPENHV_CPUS (default 2), OPENHV_MEMORY (default 256M), OPENHV_CMDLINE_EXTRA,
-#   OPENHV_ROOT_DISK (use this image as /dev/sda instead of the cached copy).
+#   OPENHV_ROOT_DISK (use this image as /dev/sda instead of the cached copy),
+#   OPENHV_PREPARE_ONLY=1 (build everything, print KERNEL=, INITRD=, ROOT=, CMDLINE= lines and stop before booting:
+#   tests/e2e/test_default_guest_plan_stock.sh rehearses the boot from them).
 set -euo pipefail
 openhv=${1:?usage: run-default-guest.sh OPENHV [options]}
 shift
@@ -40,6 +42,12 @@ if [ -z "$root" ]; then
 	fi
 fi
 
+cmdline="console=ttyS0 panic=-1 root=/dev/sda rootfstype=ext4 rootwait rw openhv.modules=$modules ${OPENHV_CMDLINE_EXTRA:-}"
+if [ "${OPENHV_PREPARE_ONLY:-0}" = 1 ]; then
+	printf 'KERNEL=%s\nINITRD=%s\nROOT=%s\nVERSION=%s\nCMDLINE=%s\n' "$STOCK_VMLINUX" "$initrd" "$root" \
+		"$STOCK_VERSION" "$cmdline"
+	exit 0
+fi
 cat >&2 <<MSG
 openhv: booting the stock Debian kernel $STOCK_VERSION ($(nproc) host cores, ${OPENHV_CPUS:-2} VPs), root on /dev/sda:
 openhv:   $root
@@ -48,4 +56,4 @@ openhv: Ctrl-A x quits; 'poweroff' at the guest's prompt ends the VM.
 MSG
 exec "$openhv" run --kernel "$STOCK_VMLINUX" --initrd "$initrd" --cpus "${OPENHV_CPUS:-2}" \
 	--memory "${OPENHV_MEMORY:-256M}" --disk "$root" \
-	--cmdline "console=ttyS0 panic=-1 root=/dev/sda rootfstype=ext4 rootwait rw openhv.modules=$modules ${OPENHV_CMDLINE_EXTRA:-}" "$@"
+	--cmdline "$cmdline" "$@"
