@@ -10,8 +10,9 @@
 # Usage: tools/run-default-guest.sh OPENHV_BINARY [extra openhv run options, e.g. --disk another.img]
 # Environment: OPENHV_CPUS (default 2), OPENHV_MEMORY (default 256M), OPENHV_CMDLINE_EXTRA,
 #   OPENHV_ROOT_DISK (use this image as /dev/sda instead of the cached copy),
-#   OPENHV_PREPARE_ONLY=1 (build everything, print KERNEL=, INITRD=, ROOT=, CMDLINE= lines and stop before booting:
-#   tests/e2e/test_default_guest_plan_stock.sh rehearses the boot from them).
+#   OPENHV_PREPARE_ONLY=1 (build everything, print KERNEL=, INITRD=, ROOT=, DISK_IMAGE= (the pristine image ROOT
+#   is a copy of), VERSION=, CMDLINE= lines and stop before booting: tests/e2e/test_default_guest_plan_stock.sh
+#   rehearses the boot from them).
 set -euo pipefail
 openhv=${1:?usage: run-default-guest.sh OPENHV [options]}
 shift
@@ -44,8 +45,8 @@ fi
 
 cmdline="console=ttyS0 panic=-1 root=/dev/sda rootfstype=ext4 rootwait rw openhv.modules=$modules ${OPENHV_CMDLINE_EXTRA:-}"
 if [ "${OPENHV_PREPARE_ONLY:-0}" = 1 ]; then
-	printf 'KERNEL=%s\nINITRD=%s\nROOT=%s\nVERSION=%s\nCMDLINE=%s\n' "$STOCK_VMLINUX" "$initrd" "$root" \
-		"$STOCK_VERSION" "$cmdline"
+	printf 'KERNEL=%s\nINITRD=%s\nROOT=%s\nDISK_IMAGE=%s\nVERSION=%s\nCMDLINE=%s\n' "$STOCK_VMLINUX" "$initrd" \
+		"$root" "$DISK_IMAGE" "$STOCK_VERSION" "$cmdline"
 	exit 0
 fi
 cat >&2 <<MSG

@@ -18,11 +18,14 @@ D=$E2E_DIR/default-plan
 rm -rf "$D"
 mkdir -p "$D/initrd"
 
-out=$(OPENHV_PREPARE_ONLY=1 "$E2E_SRC/tools/run-default-guest.sh" "$OPENHV" 2>"$D/prepare.err") || {
+# OPENHV_ROOT_DISK: leave the user's persistent default-root.ext4 alone (this build's init may differ from the
+# one it was made with); the test reads the pristine DISK_IMAGE it would be a copy of.
+out=$(OPENHV_PREPARE_ONLY=1 OPENHV_ROOT_DISK=$D/unused.ext4 "$E2E_SRC/tools/run-default-guest.sh" "$OPENHV" \
+	2>"$D/prepare.err") || {
 	e2e_log "FAIL: run-default-guest.sh could not prepare the images"; tail -n 20 "$D/prepare.err"; exit 1; }
 KERNEL=$(sed -n 's/^KERNEL=//p' <<<"$out")
 INITRD=$(sed -n 's/^INITRD=//p' <<<"$out")
-ROOT=$(sed -n 's/^ROOT=//p' <<<"$out")
+ROOT=$(sed -n 's/^DISK_IMAGE=//p' <<<"$out")
 VERSION=$(sed -n 's/^VERSION=//p' <<<"$out")
 CMDLINE=$(sed -n 's/^CMDLINE=//p' <<<"$out")
 for v in KERNEL INITRD ROOT VERSION CMDLINE; do
