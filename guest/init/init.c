@@ -671,7 +671,6 @@ static void init_cmd_fill(char *args)
  */
 #define IO_JOBS_MAX 64u
 #define IO_COUNT_MAX 1000000
-#define IO_BS_MAX (1u << 20)
 
 static long init_io_job(const char *path, int write, int rnd, unsigned shift, uint32_t job, uint32_t jobs,
 			long count)

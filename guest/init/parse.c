@@ -321,26 +321,34 @@ static int init_word_is(const char *w, size_t wl, const char *s)
 	return n == wl && !init_memcmp(w, s, wl);
 }
 
+/* Length of the line of (buf, len) that starts at lo, without its newline. */
+static size_t init_line_len(const char *buf, size_t len, size_t lo)
+{
+	size_t ln = 0;
+
+	while (lo + ln < len && buf[lo + ln] != '\n')
+		ln++;
+	return ln;
+}
+
 /* Add the modules an alias (w, wl) names in modules.alias ("alias WORD module", exact match), each with its deps. */
 static void init_plan_add_alias(struct init_plan *plan, const struct init_moddb *db, const char *w, size_t wl,
 				int depth, const struct init_chain *up)
 {
-	size_t lo = 0, ln, i, wo, wn;
+	size_t len = init_strnlen(db->alias, db->alias_len), lo, ln, i, wo, wn;
 	char mod[INIT_MODNAME_MAX];
 
-	for (; lo < db->alias_len; lo += ln + 1) {
-		for (ln = 0; lo + ln < db->alias_len && db->alias[lo + ln] && db->alias[lo + ln] != '\n'; ln++)
-			;
+	for (lo = 0; lo < len; lo += ln + 1) {
+		const char *line = db->alias + lo;
+
+		ln = init_line_len(db->alias, len, lo);
 		i = 0;
-		if (!init_word(db->alias + lo, ln, &i, &wo, &wn) || !init_word_is(db->alias + lo + wo, wn, "alias") ||
-		    !init_word(db->alias + lo, ln, &i, &wo, &wn) || wn != wl || init_memcmp(db->alias + lo + wo, w, wl) ||
-		    !init_word(db->alias + lo, ln, &i, &wo, &wn) ||
-		    init_modname(db->alias + lo + wo, wn, mod, sizeof(mod)) < 0)
+		if (!init_word(line, ln, &i, &wo, &wn) || !init_word_is(line + wo, wn, "alias") ||
+		    !init_word(line, ln, &i, &wo, &wn) || wn != wl || init_memcmp(line + wo, w, wl) ||
+		    !init_word(line, ln, &i, &wo, &wn) || init_modname(line + wo, wn, mod, sizeof(mod)) < 0)
 			continue;
 		if (init_plan_index(plan, mod) < 0 && !init_chain_has(up, mod))
 			(void)init_plan_add_depth(plan, db, mod, depth + 1, up);
-		if (lo + ln >= db->alias_len || !db->alias[lo + ln])
-			break;
 	}
 }
 
@@ -348,39 +356,32 @@ static void init_plan_add_alias(struct init_plan *plan, const struct init_moddb 
 static void init_plan_add_pre(struct init_plan *plan, const struct init_moddb *db, const char *self, int depth,
 			      const struct init_chain *up)
 {
-	size_t lo = 0, ln, i, wo, wn, dlo, dln;
+	size_t len = init_strnlen(db->softdep, db->softdep_len), lo, ln, i, wo, wn, dlo, dln;
 	char mod[INIT_MODNAME_MAX];
 	int pre;
 
-	for (; lo < db->softdep_len; lo += ln + 1) {
-		for (ln = 0; lo + ln < db->softdep_len && db->softdep[lo + ln] && db->softdep[lo + ln] != '\n'; ln++)
-			;
-		i = 0;
-		if (!init_word(db->softdep + lo, ln, &i, &wo, &wn) || !init_word_is(db->softdep + lo + wo, wn, "softdep") ||
-		    !init_word(db->softdep + lo, ln, &i, &wo, &wn) ||
-		    init_modname(db->softdep + lo + wo, wn, mod, sizeof(mod)) < 0 || !init_streq(mod, self))
-			goto next;
-		pre = 0;
-		while (init_word(db->softdep + lo, ln, &i, &wo, &wn)) {
-			const char *w = db->softdep + lo + wo;
+	for (lo = 0; lo < len; lo += ln + 1) {
+		const char *line = db->softdep + lo;
 
-			if (init_word_is(w, wn, "pre:") || init_word_is(w, wn, "post:")) {
-				pre = init_word_is(w, wn, "pre:");
+		ln = init_line_len(db->softdep, len, lo);
+		i = 0;
+		if (!init_word(line, ln, &i, &wo, &wn) || !init_word_is(line + wo, wn, "softdep") ||
+		    !init_word(line, ln, &i, &wo, &wn) || init_modname(line + wo, wn, mod, sizeof(mod)) < 0 ||
+		    !init_streq(mod, self))
+			continue;
+		for (pre = 0; init_word(line, ln, &i, &wo, &wn);) {
+			if (init_word_is(line + wo, wn, "pre:") || init_word_is(line + wo, wn, "post:")) {
+				pre = init_word_is(line + wo, wn, "pre:");
+			} else if (!pre) {
 				continue;
-			}
-			if (!pre)
-				continue;
-			if (init_modname(w, wn, mod, sizeof(mod)) >= 0 &&
-			    init_moddep_find(db->dep, db->dep_len, mod, &dlo, &dln) == 0) {
+			} else if (init_modname(line + wo, wn, mod, sizeof(mod)) >= 0 &&
+				   init_moddep_find(db->dep, db->dep_len, mod, &dlo, &dln) == 0) {
 				if (init_plan_index(plan, mod) < 0 && !init_chain_has(up, mod))
 					(void)init_plan_add_depth(plan, db, mod, depth + 1, up);
 			} else {
-				init_plan_add_alias(plan, db, w, wn, depth, up);
+				init_plan_add_alias(plan, db, line + wo, wn, depth, up);
 			}
 		}
-next:
-		if (lo + ln >= db->softdep_len || !db->softdep[lo + ln])
-			break;
 	}
 }
 

@@ -39,12 +39,12 @@ void init_int80(void);
 #define NR_reboot 88
 #define NR_munmap 91
 #define NR_fsync 118
-#define NR__llseek 140
-#define NR_pread64 180
-#define NR_pwrite64 181
 #define NR_uname 122
 #define NR_init_module 128
+#define NR__llseek 140
 #define NR_nanosleep 162
+#define NR_pread64 180
+#define NR_pwrite64 181
 #define NR_mmap2 192
 #define NR_fstat64 197
 #define NR_getdents64 220
