@@ -988,6 +988,46 @@ static void test_many_iovecs(void **state)
 	free(file);
 }
 
+/*
+ * More iovecs than one backend request takes (StorVSP passes up to max_transfer / 4096 + 2 pieces, 8194 at
+ * 32 MiB): the data goes out in several steps of at most DISK_MAX_IOV entries, in order, and nothing beyond
+ * the buffer is touched.
+ */
+static void test_iovecs_beyond_backend_limit(void **state)
+{
+	struct fx *f = *state;
+	unsigned n = 2 * DISK_MAX_IOV + 100;
+	uint32_t piece = 256, len = n * piece;
+	uint8_t *w = malloc(len), *rd = malloc(len + 64), *file = malloc(len);
+	struct iovec *iov = calloc(n, sizeof(*iov));
+	uint8_t cdb[10] = { WRITE_10 };
+
+	assert_int_equal(len % f->bs, 0);
+	fill_pattern(w, len, 9);
+	for (unsigned i = 0; i < n; i++) {
+		iov[i].iov_base = w + i * piece;
+		iov[i].iov_len = piece;
+	}
+	put32(cdb + 2, 8);
+	cdb[7] = (uint8_t)((len / f->bs) >> 8);
+	cdb[8] = (uint8_t)(len / f->bs);
+	assert_good(run_iov(f, cdb, 10, iov, n, len, false), len);
+	file_read(f, 8ull * f->bs, file, len);
+	assert_memory_equal(file, w, len);
+	memset(rd, 0xA5, len + 64);
+	for (unsigned i = 0; i < n; i++)
+		iov[i].iov_base = rd + i * piece;
+	cdb[0] = READ_10;
+	assert_good(run_iov(f, cdb, 10, iov, n, len, true), len);
+	assert_memory_equal(rd, w, len);
+	for (unsigned i = 0; i < 64; i++)
+		assert_int_equal(rd[len + i], 0xA5);
+	free(iov);
+	free(w);
+	free(rd);
+	free(file);
+}
+
 static void test_flush_and_fua(void **state)
 {
 	struct fx *f = *state;
@@ -1422,6 +1462,59 @@ static void test_busy(void **state)
 	fx_close(&f);
 }
 
+/*
+ * WRITE SAME with a non-zero block allocates a pattern buffer (1 MiB here) for the request's life: at most 16 MiB of
+ * them per disk at once, beyond that SAM BUSY, so a guest queueing many cannot pin gigabytes of host memory. The
+ * budget comes back when they complete.
+ */
+static void test_write_same_pattern_budget(void **state)
+{
+	enum { N = 17 };
+	static struct scsi_request r[N + 1];
+	static struct res res[N + 1];
+	static uint8_t blk[N + 1][512], back[512];
+	static struct iovec iov[N + 1];
+	struct fx f;
+
+	(void)state;
+	assert_int_equal(fx_open(&f, 32 * MIB, 512, false, 64), 0);
+	for (unsigned i = 0; i <= N; i++) {
+		memset(blk[i], 0x40 + (int)i, sizeof(blk[i]));
+		iov[i] = (struct iovec){ blk[i], sizeof(blk[i]) };
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].cdb[0] = WRITE_SAME_16;
+		put64(r[i].cdb + 2, (uint64_t)i * 2048); /* 1 MiB apart */
+		put32(r[i].cdb + 10, 2048);               /* 1 MiB: one pattern buffer of 1 MiB */
+		r[i].cdb_len = 16;
+		r[i].iov = &iov[i];
+		r[i].iovcnt = 1;
+		r[i].xfer_len = sizeof(blk[i]);
+		r[i].done = on_done;
+		r[i].opaque = &res[i];
+	}
+	for (unsigned i = 0; i < N; i++)
+		scsi_disk_execute(f.sd, &r[i]);
+	for (unsigned i = 0; i < N - 1; i++)
+		assert_int_equal(res[i].calls, 0); /* 16 in flight */
+	assert_int_equal(res[N - 1].calls, 1);     /* the 17th: over the budget */
+	assert_int_equal(r[N - 1].status, SCSI_STATUS_BUSY);
+	for (unsigned i = 0; i < N - 1; i++) {
+		while (!res[i].calls)
+			assert_true(disk_poll(f.disk, true) >= 0);
+		assert_int_equal(r[i].status, SCSI_STATUS_GOOD);
+	}
+	/* all returned: the next one runs */
+	scsi_disk_execute(f.sd, &r[N]);
+	while (!res[N].calls)
+		assert_true(disk_poll(f.disk, true) >= 0);
+	assert_int_equal(r[N].status, SCSI_STATUS_GOOD);
+	file_read(&f, (uint64_t)N * MIB + MIB - 512, back, sizeof(back));
+	assert_true(all_byte(back, sizeof(back), 0x40 + N));
+	file_read(&f, (uint64_t)(N - 1) * MIB, back, sizeof(back));
+	assert_true(all_byte(back, sizeof(back), 0)); /* the refused one wrote nothing */
+	fx_close(&f);
+}
+
 /* ---- fuzz-ish ----------------------------------------------------------------------------------------------- */
 
 static uint32_t rnd_state = 0x12345678u;
@@ -1522,6 +1615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rw_buffer_mismatch, setup_512, teardown),
 		cmocka_unit_test_setup_teardown(test_rw_buffer_mismatch, setup_4k, teardown),
 		cmocka_unit_test_setup_teardown(test_many_iovecs, setup_512, teardown),
+		cmocka_unit_test_setup_teardown(test_iovecs_beyond_backend_limit, setup_512, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_fua, setup_512, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap, setup_512, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap, setup_4k, teardown),
@@ -1533,6 +1627,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only, setup_ro, teardown),
 		cmocka_unit_test_setup_teardown(test_4k_blocks, setup_4k, teardown),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_write_same_pattern_budget),
 		cmocka_unit_test_setup_teardown(test_cdb_fuzz, setup_512, teardown),
 		cmocka_unit_test_setup_teardown(test_cdb_fuzz, setup_4k, teardown),
 	};

@@ -76,7 +76,6 @@
 #include "lib/log.h"
 
 #define DISK_QD_DEFAULT 128u
-#define DISK_QD_MAX 4096u
 #define DISK_BOUNCE_COUNT 4u              /* bounce buffers per O_DIRECT disk */
 #define DISK_BOUNCE_SIZE (64u * 1024u)    /* bytes each (at least 2 blocks: grown for large blocks) */
 #define DISK_ZERO_SIZE (256u * 1024u)     /* bytes written per step when writing zeroes */

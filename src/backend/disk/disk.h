@@ -31,13 +31,15 @@
 
 struct disk;
 
+#define DISK_QD_MAX 4096u /* largest disk_config.queue_depth */
+
 struct disk_config {
 	const char *path;      /* image file or block device */
 	bool read_only;        /* open O_RDONLY; writes, flushes of writes and discards fail with -EROFS */
 	bool direct;           /* O_DIRECT (bypass the host page cache); requests must then be aligned to
 				* disk_info.direct_align (offset, length and every iovec base/length): misaligned
 				* ones are served through a bounce buffer */
-	unsigned queue_depth;  /* requests in flight at most (1..4096; 0: 128); more submissions get -EAGAIN */
+	unsigned queue_depth;  /* requests in flight at most (1..DISK_QD_MAX; 0: 128); more submissions get -EAGAIN */
 	bool batch;            /* disk_submit() only queues: requests go to the kernel with the next disk_kick() or
 				* disk_poll() (one system call per burst); false: each disk_submit() outside
 				* disk_poll() enters the kernel (submissions from @done callbacks are always sent

@@ -56,6 +56,7 @@
 #define SD_MAX_WRITE_SAME_BYTES (128u << 20)   /* VPD 0xB0 MAXIMUM WRITE SAME LENGTH */
 #define SD_UNMAP_GRANULARITY_BYTES 4096u       /* VPD 0xB0 OPTIMAL UNMAP GRANULARITY: a host file system block */
 #define SD_PATTERN_CHUNK_BYTES (1u << 20)      /* WRITE SAME with a non-zero block: bytes written per step */
+#define SD_PATTERN_BYTES_MAX (16u << 20)       /* of such pattern buffers per disk at once; beyond: SAM BUSY */
 #define SD_ZERO_CHUNK_BYTES (256u << 10)       /* zero writes when the backend cannot WRITE_ZEROES */
 #define SD_MODE_SELECT_MAX 512u                /* MODE SELECT parameter list bytes we look at */
 #define SD_MAX_BLOCK_SIZE 4096u
@@ -79,6 +80,7 @@ struct scsi_disk {
 	uint32_t max_unmap_blocks;
 	uint32_t max_ws_blocks;
 	uint32_t unmap_gran_blocks;
+	uint32_t pattern_bytes;   /* WRITE SAME pattern buffers allocated now (<= SD_PATTERN_BYTES_MAX) */
 };
 
 enum sd_io_kind {
@@ -215,6 +217,8 @@ static void sd_request_init(struct scsi_request *r, struct scsi_disk *sd)
 
 static void sd_finish(struct scsi_request *r)
 {
+	if (r->io_buf && r->io_kind == SD_IO_WS_PATTERN)
+		r->sd->pattern_bytes -= r->io_buf_len;
 	free(r->io_buf);
 	r->io_buf = NULL;
 	r->io_kind = SD_IO_NONE;
@@ -1065,12 +1069,14 @@ static void sd_write_same(struct scsi_disk *sd, struct scsi_request *r)
 		r->io_kind = unmap && sd->lbp && sd->lbprz ? SD_IO_WS_DISCARD : SD_IO_WS_ZEROES;
 	} else {
 		uint32_t n = sd_min32(r->io_left, SD_PATTERN_CHUNK_BYTES); /* a multiple of the block size */
-		uint8_t *buf = malloc(n);
+		/* bounded per disk: a guest queueing thousands of these would otherwise pin gigabytes of host memory */
+		uint8_t *buf = sd->pattern_bytes + n <= SD_PATTERN_BYTES_MAX ? malloc(n) : NULL;
 
 		if (!buf) {
 			sd_busy(r);
 			return;
 		}
+		sd->pattern_bytes += n;
 		for (uint32_t off = 0; off < n; off += sd->block_size)
 			memcpy(buf + off, block, sd->block_size);
 		r->io_buf = buf;

@@ -59,7 +59,7 @@ struct scsi_request {
 	uint8_t cdb_len;               /* 6, 10, 12 or 16 */
 	bool data_in;                  /* device -> guest (READ, INQUIRY, ...) */
 	const struct iovec *iov;
-	unsigned iovcnt;               /* <= DISK_MAX_IOV */
+	unsigned iovcnt;               /* any number: the backend steps take at most DISK_MAX_IOV at a time */
 	uint32_t xfer_len;
 	void (*done)(struct scsi_request *r);
 	void *opaque;

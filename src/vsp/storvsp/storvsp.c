@@ -78,7 +78,6 @@ struct storvsp_chan {
 struct storvsp_lun {
 	struct disk *disk;
 	struct scsi_disk *sd;
-	bool read_only;
 };
 
 struct storvsp {
@@ -232,8 +231,7 @@ static void storvsp_scsi_done(struct scsi_request *sr)
  * guest-physically contiguous pages merged (they are contiguous in the host mapping of a RAM region).
  * 0, or -EINVAL (malformed ranges, fewer bytes than @len, a page outside RAM, too many pieces).
  */
-static int storvsp_iov_build(struct storvsp *s, struct storvsp_req *r, const struct vmbus_packet *pkt,
-			     uint32_t len)
+static int storvsp_iov_build(struct storvsp_req *r, const struct vmbus_packet *pkt, uint32_t len)
 {
 	struct vid_memory *mem = vmbus_channel_memory(r->chan->ch);
 	struct vmbus_gpa_iter it;
@@ -315,7 +313,7 @@ static void storvsp_execute_srb(struct storvsp *s, struct storvsp_req *r, const 
 	sr->opaque = r;
 	sr->done = storvsp_scsi_done;
 	r->no_lun = false;
-	if (sr->xfer_len && storvsp_iov_build(s, r, pkt, sr->xfer_len)) {
+	if (sr->xfer_len && storvsp_iov_build(r, pkt, sr->xfer_len)) {
 		log_guest("%s: SRB with a data buffer outside guest RAM or shorter than %u bytes", s->name, len);
 		atomic_fetch_add(&s->stats.bad_packets, 1);
 		srb->srb_status = SRB_STATUS_INVALID_REQUEST;
@@ -573,9 +571,15 @@ static void storvsp_close(struct vmbus_channel *ch, void *opaque)
 	}
 	if (c->inflight)
 		storvsp_wait_idle(s, c);
-	if (c->inflight)
-		log_err("%s: %u requests still in flight at close", vmbus_channel_name(ch), c->inflight);
 	vmbus_channel_set_context(ch, NULL);
+	if (c->inflight) {
+		/* A backend that never completes (it is not the guest's doing): their completions would find freed
+		 * memory, so the channel's state is left allocated instead. */
+		log_err("%s: %u requests still in flight at close; their channel state is leaked", vmbus_channel_name(ch),
+			c->inflight);
+		atomic_fetch_sub(&s->stats.channels_open, 1);
+		return;
+	}
 	free(c->reqs[0].iov);
 	free(c->reqs);
 	free(c->rx);
@@ -619,19 +623,18 @@ void storvsp_stats(struct storvsp *s, struct storvsp_stats *out)
 
 /*
  * Backend queue depth of every disk: the requests the controller can have in flight (STORVSP_QUEUE_DEPTH per
- * channel, on the primary and each sub-channel), at most the backend's 4096 (disk.h). A smaller backend queue
+ * channel, on the primary and each sub-channel), at most DISK_QD_MAX (disk.h). A smaller backend queue
  * turns a guest's deep queue into SAM BUSY answers, and Linux 6.1 treats BUSY as ADD_TO_MLQUEUE
  * (scsi_error.c scsi_decide_disposition): device_blocked, the LUN drains to idle and waits a few 3 ms queue
  * delays before taking I/O again, for every BUSY. Linux keeps up to cmd_per_lun = 2048 commands in flight per LUN
  * (storvsc_drv.c scsi_driver; scsi_scan.c scsi_alloc_sdev), spread over the channels, so the depth below never
  * runs out with that guest.
  */
-#define STORVSP_DISK_QD_MAX 4096u
 static unsigned storvsp_disk_queue_depth(unsigned max_subchannels)
 {
 	unsigned long qd = (unsigned long)STORVSP_QUEUE_DEPTH * (1ul + max_subchannels);
 
-	return qd > STORVSP_DISK_QD_MAX ? STORVSP_DISK_QD_MAX : (unsigned)qd;
+	return qd > DISK_QD_MAX ? DISK_QD_MAX : (unsigned)qd;
 }
 
 static void storvsp_luns_close(struct storvsp *s)
@@ -679,7 +682,6 @@ int storvsp_create(const struct storvsp_config *cfg, struct storvsp **out)
 
 		s->lun_count = i + 1;
 		s->lun_ids[i] = (uint16_t)i;
-		l->read_only = dc->read_only;
 		ret = disk_open(&d, &l->disk);
 		if (ret) {
 			log_err("%s: disk %s: %s", s->name, dc->path ? dc->path : "(null)", strerror(-ret));
