@@ -17,7 +17,6 @@
 
 #define VMBUS_MSGQ_LEN 64u             /* channel messages queued from VP threads (then HV_STATUS 19: retry) */
 #define VMBUS_BACKLOG_MAX 4096u        /* host -> guest messages waiting for SynIC queue space */
-#define VMBUS_GPADL_MAX_PFNS 32768u    /* one GPADL: 128 MiB */
 #define VMBUS_GPADL_MAX 1024u          /* GPADLs per connection */
 #define VMBUS_GPADL_TOTAL_PFNS (1u << 20) /* PFNs stored over all GPADLs (8 MiB of host memory) */
 #define VMBUS_RING_MAX_PAGES 4097u     /* one ring: header + 16 MiB of data */
@@ -28,8 +27,8 @@
 #define VMBUS_RECV_BUDGET 4096u        /* packets one channel yields per loop round: a guest that keeps its ring
 					* full of cheap packets cannot hold the I/O thread (other channels, timers,
 					* messages and calls go on) */
-#define VMBUS_POLL_NS 20000u
-#define VMBUS_PUBLISH_BATCH 32u        /* incoming packets taken before the read index is shown to the guest */           /* after draining, keep watching the ring this long before unmasking */
+#define VMBUS_POLL_NS 20000u           /* after draining, keep watching the ring this long before unmasking */
+#define VMBUS_PUBLISH_BATCH 32u        /* incoming packets taken before the read index is shown to the guest */
 
 /* A copied guest -> host channel message, queued by the VP thread for the I/O thread. */
 struct vmbus_qmsg {

@@ -354,6 +354,7 @@ static void vmbus_on_gpadl_header(struct vmbus_server *srv, const uint8_t *msg, 
 
 	memcpy(&h, msg, sizeof(h));
 	memcpy(&range, msg + sizeof(h), sizeof(range));
+	/* range_buflen is a u16: at most 8190 PFNs (32 MiB) per GPADL, so no further page limit is needed */
 	pfns = h.range_buflen >= sizeof(range) ? (h.range_buflen - (uint32_t)sizeof(range)) / 8 : 0;
 	if (!vmbus_channel_live(srv, h.child_relid))
 		why = "unknown relid";
@@ -361,8 +362,6 @@ static void vmbus_on_gpadl_header(struct vmbus_server *srv, const uint8_t *msg, 
 		why = "rangecount is not 1";
 	else if (h.range_buflen < sizeof(range) + 8 || (h.range_buflen - sizeof(range)) % 8)
 		why = "bad range_buflen";
-	else if (pfns > VMBUS_GPADL_MAX_PFNS)
-		why = "too many pages";
 	else if (range.byte_offset >= VID_PAGE_SIZE || range.byte_count == 0 ||
 		 (uint64_t)range.byte_offset + range.byte_count > (uint64_t)pfns * VID_PAGE_SIZE)
 		why = "byte_count/byte_offset do not match the pages";
@@ -550,8 +549,8 @@ static void vmbus_on_open(struct vmbus_server *srv, const uint8_t *msg)
 	else if (g->byte_offset != 0 || g->pfn_count < 4)
 		why = "ring GPADL does not start at a page or is too small for two rings";
 	else if (o.downstream_ringbuffer_pageoffset < 2 || o.downstream_ringbuffer_pageoffset > g->pfn_count - 2 ||
-		 o.downstream_ringbuffer_pageoffset >= VMBUS_RING_MAX_PAGES ||
-		 g->pfn_count - o.downstream_ringbuffer_pageoffset >= VMBUS_RING_MAX_PAGES)
+		 o.downstream_ringbuffer_pageoffset > VMBUS_RING_MAX_PAGES ||
+		 g->pfn_count - o.downstream_ringbuffer_pageoffset > VMBUS_RING_MAX_PAGES)
 		why = "bad downstream ring page offset";
 	else if (o.target_vp >= srv->vp_count)
 		why = "bad target VP";
@@ -847,7 +846,9 @@ void vmbus_channel_event(struct vmbus_channel *ch)
 		if (!ch->open || ch->broken)
 			return;
 		vmbus_ring_in_publish(ch);
-		if (more && !ch->no_poll && vmbus_ring_poll_briefly(&ch->in) && ++rounds < VMBUS_NOTIFY_ROUNDS)
+		/* Watch the ring only while this round's budget lasts: spent, recv gives -EAGAIN at once. */
+		if (more && ch->recv_budget && !ch->no_poll && vmbus_ring_poll_briefly(&ch->in) &&
+		    ++rounds < VMBUS_NOTIFY_ROUNDS)
 			continue;
 		__atomic_store_n(&ch->in.hdr->interrupt_mask, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);

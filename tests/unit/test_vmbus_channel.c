@@ -253,6 +253,44 @@ static void test_open_bad_downstream_offset(void **state)
 	vmbfx_fini(&fx);
 }
 
+/*
+ * The largest ring is VMBUS_RING_MAX_PAGES (4097: header + 16 MiB of data, Linux VMBUS_RING_SIZE(16 MiB)), in
+ * either direction; one page more is refused. Regression: OPENCHANNEL refused a ring of exactly 4097 pages.
+ */
+static void test_open_ring_max_pages(void **state)
+{
+	static const uint32_t ok_d[] = { 4097, 3 }; /* 4097 + 3 and 3 + 4097 pages */
+	struct vmbfx_vsp *v;
+	uint32_t relid, h;
+
+	(void)state;
+	vmbfx_init(&fx, 1, 0);
+	v = vmbfx_offer(&fx, scsi_guid, 1);
+	vmbfx_connect(&fx);
+	relid = vmbfx_relid(v);
+	h = ring_gpadl(relid, 4100, NULL);
+	post_open(relid, relid, h, 0, 4098); /* incoming ring of 4098 pages */
+	expect_open_failed(relid, relid);
+	post_open(relid, relid, h, 0, 2); /* outgoing ring of 4098 pages */
+	expect_open_failed(relid, relid);
+	assert_int_equal(v->opens, 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct vmbus_channel_open_result r;
+		struct vmbus_channel_relid_message c = { .header.msgtype = CHANNELMSG_CLOSECHANNEL, .child_relid = relid };
+
+		post_open(relid, relid, h, 0, ok_d[i]);
+		vmbfx_expect_msg(&fx, CHANNELMSG_OPENCHANNEL_RESULT, &r, sizeof(r));
+		assert_int_equal(r.status, 0);
+		assert_int_equal(v->opens, i + 1);
+		assert_true(vmbus_channel_is_open(v->ch));
+		assert_int_equal(vmbus_channel_send_inband(v->ch, 1, "16 MiB", 6, false), 0);
+		vmbfx_post_ok(&fx, &c, sizeof(c));
+		vmbfx_settle(&fx);
+		assert_int_equal(v->closes, i + 1);
+	}
+	vmbfx_fini(&fx);
+}
+
 static void test_open_bad_target_vp(void **state)
 {
 	static const uint32_t bad[] = { 2, 3, 64, 0xFFFFFFFFu };
@@ -625,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_open_refused_by_vsp),
 		cmocka_unit_test(test_open_bad_gpadl),
 		cmocka_unit_test(test_open_bad_downstream_offset),
+		cmocka_unit_test(test_open_ring_max_pages),
 		cmocka_unit_test(test_open_bad_target_vp),
 		cmocka_unit_test(test_open_already_open),
 		cmocka_unit_test(test_open_bogus_relids),
