@@ -63,7 +63,7 @@
  *    timer has fired; stats never go backwards; state and version agree;
  *  - VSP callbacks come in order (open, notify*, close), only for live devices and channels the VSP knows, never
  *    after rescind; sub-channels carry their primary's identity and go when it closes; a channel opens unstopped
- *    (FUZZ_VMBUS_KNOWN=1 skips those two: open findings, see the crash-* inputs);
+ *    (the crash-* inputs of the corpus are the regressions of those two);
  *  - white-box consistency of the server (vmbus/internal.h): GPADL list and PFN accounting, channel list sorted
  *    and unique, an open channel has its rings, its ring GPADL points back at it, backlog length;
  *  - host messages as Linux sees them: message type 1, a known host->guest type no shorter than Linux requires;
@@ -259,12 +259,6 @@ static bool fz_trust_offers(void) { return fz_trust_msgs() && !fz_g.raw_offer; }
 static struct vid_memory *fz_mem;
 static uint8_t fz_dirty[FZ_PAGES]; /* pages this input may have written (guest or host): zeroed before the next */
 static bool fz_trace; /* FUZZ_VMBUS_TRACE=1: each operation and host message on stderr */
-/*
- * Checks of open findings (see the crash-* inputs of the corpus): a primary's close withdraws its sub-channels
- * (vmbus.h), and a closed channel carries no stopped state into its next open. FUZZ_VMBUS_KNOWN=1 skips them, to
- * fuzz on until the server is fixed.
- */
-static bool fz_known_strict = true;
 static struct hvi_partition *fz_hv;
 static struct vmbus_server *fz_srv;
 static uint32_t fz_max_version;
@@ -311,8 +305,6 @@ static struct fz_rec *fz_clean_rec_of(const struct vmbus_channel *ch)
 
 	if (!g || g->handle - FZ_HANDLE_BASE >= FZ_RECS || !fz_trust_gpadl())
 		return NULL;
-	if (ch->broken && !fz_known_strict)
-		return NULL; /* stopped before it opened (an open finding) */
 	r = &fz_g.recs[g->handle - FZ_HANDLE_BASE];
 	if (r->state == FZ_REC_NONE || !r->ring_clean)
 		return NULL;
@@ -609,7 +601,7 @@ static int fz_dev_open(struct vmbus_channel *ch, void *opaque)
 	uint8_t hello[24] = "openhv fuzz hello";
 
 	FZ_CHECK(!c->open || d->kind == FZ_DEV_SILENT);
-	FZ_CHECK(vmbus_channel_is_open(ch) || (!fz_known_strict && ch->open));
+	FZ_CHECK(vmbus_channel_is_open(ch));
 	FZ_CHECK(vmbus_channel_relid(ch) == c->relid);
 	FZ_CHECK(vmbus_channel_target_vp(ch) < FZ_VPS);
 	FZ_CHECK(vmbus_channel_version(ch) != 0);
@@ -991,7 +983,7 @@ static void fz_check_server(void)
 		gpadls++;
 		FZ_CHECK(gpadls <= VMBUS_GPADL_MAX);
 		pfns += g->pfn_count;
-		FZ_CHECK(g->pfn_received <= g->pfn_count && g->pfn_count <= VMBUS_GPADL_MAX_PFNS);
+		FZ_CHECK(g->pfn_received <= g->pfn_count && g->pfn_count <= (65535u - 8u) / 8u);
 		FZ_CHECK(!g->complete || g->pfn_received == g->pfn_count);
 		if (g->ring_of) {
 			FZ_CHECK(g->complete && g->ring_of->open && g->ring_of->ring_gpadl == g);
@@ -1021,7 +1013,7 @@ static void fz_check_server(void)
 			FZ_CHECK(ch->event_fd >= 0 && ch->target_vp < FZ_VPS);
 		} else {
 			FZ_CHECK(!ch->ring_gpadl && !ch->in.map && !ch->out.map && ch->event_fd == -1);
-			FZ_CHECK((!ch->broken && !ch->pending_space) || !fz_known_strict);
+			FZ_CHECK(!ch->broken && !ch->pending_space);
 		}
 	}
 	for (const struct vmbus_outmsg *o = fz_srv->backlog; o; o = o->next) {
@@ -1057,7 +1049,7 @@ static void fz_check_server(void)
 				FZ_CHECK(!ch->open || c->open);
 			FZ_CHECK(vmbus_channel_is_open(c->ch) == (ch->open && !ch->broken));
 			/* vmbus.h: sub-channels "are rescinded when the primary closes" */
-			if (k > 0 && fz_known_strict)
+			if (k > 0)
 				FZ_CHECK(d->chans[0].ch->open);
 		}
 	}
@@ -1791,6 +1783,8 @@ static void fz_op_open(struct fz_input *in)
 
 	if (r && r->state != FZ_REC_NONE && !d)
 		d = r->split;
+	if (r && r->state != FZ_REC_NONE && (flags & 2))
+		r->ring_clean = false; /* headers left as they are, maybe at another split: the guest no longer knows */
 	if (r && r->state != FZ_REC_NONE && !(flags & 2) && d >= 2 && r->npfn >= d + 2) {
 		const struct vmbus_gpadl *g;
 		uint8_t *hin, *hout;
@@ -2304,7 +2298,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dump_checked = true;
 		dump = getenv("FUZZ_VMBUS_DUMP");
 		fz_trace = getenv("FUZZ_VMBUS_TRACE") != NULL;
-		fz_known_strict = getenv("FUZZ_VMBUS_KNOWN") == NULL;
 	}
 	if (dump) {
 		FILE *f = fopen(dump, "wb");
